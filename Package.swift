@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, from the bottom: CBulkhead (the C child path and shims) -> BulkheadSpec
+// (value types) -> BulkheadSystem (typed Linux wrappers) -> BulkheadCore (launchers,
+// supervisor, outcome) -> BulkheadCLI (commands) -> the `bulkhead` executable.
+// docs/DESIGN.md explains each boundary.
+let strictC: [CSetting] = [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
+
+let package = Package(
+  name: "Bulkhead",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "bulkhead", targets: ["bulkhead"]),
+    .library(name: "BulkheadCore", targets: ["BulkheadCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .target(name: "CBulkhead", cSettings: strictC),
+    .target(name: "BulkheadSpec"),
+    .target(name: "BulkheadSystem", dependencies: ["CBulkhead", "BulkheadSpec"]),
+    .target(name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem"]),
+    .target(
+      name: "BulkheadCLI",
+      dependencies: [
+        "BulkheadCore", "BulkheadSpec", "BulkheadSystem",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
+    .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
+    .testTarget(
+      name: "BulkheadCLITests",
+      dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore"]),
+    .testTarget(
+      name: "BulkheadIntegrationTests",
+      dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "CBulkhead"]),
+  ]
+)

@@ -1,0 +1,55 @@
+import ArgumentParser
+import BulkheadCore
+import BulkheadSpec
+import BulkheadSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The root command. Subcommands live in this library so they can be tested
+/// without a process; the executable only calls `BulkheadMain.main()`.
+public struct BulkheadCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "bulkhead",
+    abstract: "Run a workload under a chosen isolation level and measure what it buys and costs.",
+    discussion: """
+      Examples:
+        bulkhead run -- /bin/sh -c 'echo "PID $$ on $(hostname)"'
+        bulkhead run --level process -- /bin/true
+      """,
+    version: "0.1.0",
+    subcommands: [RunCommand.self])
+
+  public init() {}
+}
+
+public enum BulkheadMain {
+  /// The signalfd for the forwarded signals, created before any other thread starts
+  /// so that every thread inherits the blocked mask.
+  nonisolated(unsafe) static var signals: SignalFD?
+
+  /// Parses `arguments`, runs the command, and returns the process exit status.
+  public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Int32 {
+    signals = try? SignalFD(signals: Supervisor.forwardedSignals)
+    do {
+      var command = try BulkheadCommand.parseAsRoot(arguments)
+      try command.run()
+      return 0
+    } catch let error as BulkheadError {
+      printError("bulkhead: \(error)")
+      return ExitStatus.code(for: error)
+    } catch let code as ExitCode {
+      return code.rawValue
+    } catch {
+      let exit = BulkheadCommand.exitCode(for: error)
+      let message = BulkheadCommand.fullMessage(for: error)
+      if exit == .success {
+        print(message)
+        return 0
+      }
+      printError(message.hasPrefix("Error:") ? "bulkhead: " + message.dropFirst(7) : message)
+      return ExitStatus.usage
+    }
+  }
+}

@@ -1,0 +1,47 @@
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
+import BulkheadSpec
+
+/// Encodes `value` as pretty JSON with sorted keys and writes it to `destination`:
+/// "-" for stderr, else a file path (written whole, then renamed into place).
+func writeJSON<T: Encodable>(_ value: T, to destination: String, field: String) throws(BulkheadError) {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+  let data: Data
+  do { data = try encoder.encode(value) } catch {
+    throw BulkheadError(code: .setupFailed, step: field, reason: "cannot encode JSON: \(error)")
+  }
+  var bytes = [UInt8](data)
+  bytes.append(UInt8(ascii: "\n"))
+  if destination == "-" {
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    return
+  }
+  let temporary = destination + ".tmp-\(getpid())"
+  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw .setupFailed(step: field, value: destination, errno: errno) }
+  let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+  let err = errno
+  close(fd)
+  if written != bytes.count {
+    unlink(temporary)
+    throw .setupFailed(step: field, value: destination, errno: err)
+  }
+  if rename(temporary, destination) != 0 {
+    let err = errno
+    unlink(temporary)
+    throw .setupFailed(step: field, value: destination, errno: err)
+  }
+}
+
+/// Writes one line to stderr.
+public func printError(_ line: String) {
+  let text = line + "\n"
+  _ = text.withCString { write(2, $0, strlen($0)) }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import BulkheadCore
+import BulkheadSpec
+import BulkheadSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `bulkhead run`: one workload at the process or container level.
+public struct RunCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Run a command in a container (the default) or as a plain process.",
+    discussion: """
+      The workload gets a new session, an environment of PATH, HOME and TERM (plus --env), \
+      and no descriptor but 0, 1, 2 (plus --pass-fd). It never outlives bulkhead. \
+      bulkhead exits with the workload's code, 128+N when a signal N ended it, 125 when \
+      setup failed, 126/127 when the command cannot be executed / is not found, 2 for usage errors.
+
+      Examples:
+        bulkhead run -- /bin/sh -c 'echo $$; hostname; ip link'
+        bulkhead run --share net --hostname lab -- wget -qO- http://127.0.0.1:8080/
+        bulkhead run --bind /srv/data:/data:ro --cwd /data -- ls -l
+        bulkhead run --level process --timeout 2s -- sleep 10
+        bulkhead run --json-status status.json -- /bin/true
+      """)
+
+  @OptionGroup public var options: RunOptions
+
+  @Option(help: ArgumentHelp("Write the run's JSON status to a file ('-': stderr).", valueName: "file"))
+  public var jsonStatus: String?
+
+  @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+  public var command: [String] = []
+
+  public init() {}
+
+  public func run() throws {
+    let argv = command.first == "--" ? Array(command.dropFirst()) : command
+    let spec = try options.makeSpec(
+      command: argv, hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+    throw ExitCode(try Self.execute(spec, jsonStatus: jsonStatus))
+  }
+
+  /// Runs `spec` to completion, reports on stderr (and as JSON), returns the exit status.
+  static func execute(_ spec: Spec, jsonStatus: String?) throws(BulkheadError) -> Int32 {
+    let startWall = wallClockNanoseconds()
+    let startMono = monotonicNanoseconds()
+    let workload: Workload
+    do {
+      workload = try Launcher().start(spec)
+    } catch {
+      let status = ExitStatus.code(for: error)
+      if let jsonStatus {
+        try writeJSON(
+          RunStatus(
+            spec: spec, error: error, exitStatus: status, startedWall: startWall,
+            endedWall: wallClockNanoseconds(), startedMono: startMono, endedMono: monotonicNanoseconds()),
+          to: jsonStatus, field: "--json-status")
+      }
+      throw error
+    }
+    let outcome = try Supervisor(signals: BulkheadMain.signals).wait(
+      for: workload, options: Supervisor.Options(spec: spec))
+    if let reason = outcome.killedBy {
+      printError("bulkhead: killed(\(reason.rawValue)): \(describe(outcome.termination))")
+    }
+    if let jsonStatus {
+      try writeJSON(
+        RunStatus(
+          workload: workload, outcome: outcome, endedWall: wallClockNanoseconds(),
+          endedMono: monotonicNanoseconds()),
+        to: jsonStatus, field: "--json-status")
+    }
+    return outcome.exitStatus
+  }
+
+  static func describe(_ termination: Termination) -> String {
+    switch termination {
+    case .exited(let code): "exited with \(code)"
+    case .signaled(let signal, _): "ended by \(signalName(signal))"
+    }
+  }
+}

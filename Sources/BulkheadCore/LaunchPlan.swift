@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+import BulkheadSpec
+import BulkheadSystem
+import CBulkhead
+
+/// Everything the C child path reads, prepared in the parent before clone: C strings,
+/// the mount plan, argv/envp, the flags. It owns that memory and frees it in `deinit`;
+/// it must outlive the child's execve (the launcher keeps it until the error pipe closes).
+///
+/// Building a plan resolves host paths (rootfs, bind sources) and fails with a
+/// `BulkheadError` naming the field, so that bad input is refused before any clone.
+public final class LaunchPlan {
+  public let spec: Spec
+  /// The namespaces to create.
+  public let namespaces: Set<NamespaceKind>
+  /// Human-readable names of the mount operations, for error messages (index -> text).
+  public private(set) var opDescriptions: [String] = []
+  /// The resolved rootfs (container level).
+  public let rootfs: String?
+
+  private var strings: [UnsafeMutablePointer<CChar>] = []
+  private var ops: [bh_op] = []
+  private let opsBuffer: UnsafeMutablePointer<bh_op>
+  private let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+  private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+  private let keepFDs: UnsafeMutablePointer<Int32>
+  /// The config handed to `bh_spawn`; stable address for the child's lifetime.
+  public let config: UnsafeMutablePointer<bh_child_config>
+
+  /// The host device nodes a container's minimal /dev exposes, bound from the host.
+  public static let devices = ["null", "zero", "full", "random", "urandom", "tty"]
+
+  public init(spec: Spec, stdinIsTerminal: Bool = isatty(0) == 1) throws(BulkheadError) {
+    try spec.validate()
+    self.spec = spec
+    var namespaces = spec.level == .container ? spec.namespaces : []
+    if spec.level == .container && !isRoot { namespaces.insert(.user) }
+    self.namespaces = namespaces
+
+    if spec.level == .container, let rootfs = spec.rootfs {
+      self.rootfs = try Self.resolveRootfs(rootfs)
+    } else {
+      self.rootfs = nil
+    }
+
+    var mountPlan: [(kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)] = []
+    if let rootfs {
+      mountPlan = try Self.mountPlan(spec: spec, rootfs: rootfs, stdinIsTerminal: stdinIsTerminal)
+    }
+
+    opsBuffer = .allocate(capacity: max(mountPlan.count, 1))
+    argv = .allocate(capacity: spec.command.count + 1)
+    envp = .allocate(capacity: spec.environment.count + 1)
+    keepFDs = .allocate(capacity: max(spec.passFDs.count, 1))
+    config = .allocate(capacity: 1)
+    config.initialize(to: bh_child_config())
+
+    for (i, arg) in spec.command.enumerated() { argv[i] = own(arg) }
+    argv[spec.command.count] = nil
+    for (i, variable) in spec.environment.enumerated() { envp[i] = own(variable.assignment) }
+    envp[spec.environment.count] = nil
+    for (i, fd) in spec.passFDs.enumerated() { keepFDs[i] = fd }
+
+    for (i, op) in mountPlan.enumerated() {
+      var cop = bh_op()
+      cop.kind = op.kind
+      cop.source = op.source.map { UnsafePointer(own($0)) }
+      cop.target = UnsafePointer(own(op.target))
+      cop.data = op.data.map { UnsafePointer(own($0)) }
+      cop.flags = op.flags
+      opsBuffer[i] = cop
+      opDescriptions.append(op.what)
+    }
+
+    var flags: Int32 = Int32(BH_CHILD_SETSID)
+    if namespaces.contains(.net) { flags |= Int32(BH_CHILD_LOOPBACK_UP) }
+    if namespaces.contains(.uts) { flags |= Int32(BH_CHILD_SET_HOSTNAME) }
+    if spec.level == .container {
+      flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
+      if spec.readOnlyRoot { flags |= Int32(BH_CHILD_READONLY_ROOT) }
+    }
+
+    let path = spec.environment.last(where: { $0.name == "PATH" })?.value ?? Spec.defaultPath
+    config.pointee.file = UnsafePointer(own(spec.command[0]))
+    config.pointee.path_search = UnsafePointer(own(path))
+    config.pointee.argv = UnsafePointer(argv)
+    config.pointee.envp = UnsafePointer(envp)
+    config.pointee.rootfs = self.rootfs.map { UnsafePointer(own($0)) }
+    config.pointee.hostname = UnsafePointer(own(spec.hostname))
+    let cwd = spec.level == .container ? (spec.workingDirectory ?? "/") : spec.workingDirectory
+    config.pointee.cwd = cwd.map { UnsafePointer(own($0)) }
+    config.pointee.ops = UnsafePointer(opsBuffer)
+    config.pointee.op_count = mountPlan.count
+    config.pointee.rlimits = nil
+    config.pointee.rlimit_count = 0
+    config.pointee.keep_fds = UnsafePointer(keepFDs)
+    config.pointee.keep_fd_count = spec.passFDs.count
+    config.pointee.flags = flags
+    config.pointee.go_fd = -1
+    config.pointee.err_fd = -1
+
+    for fd in spec.passFDs where !FileDescriptor.isOpen(fd) {
+      throw .invalidSpec(
+        field: "--pass-fd", value: "\(fd)", reason: "descriptor \(fd) is not open in bulkhead",
+        hint: "open it in the calling shell, e.g. bulkhead run --pass-fd 3 ... 3<file")
+    }
+  }
+
+  deinit {
+    for s in strings { free(s) }
+    opsBuffer.deallocate()
+    argv.deallocate()
+    envp.deallocate()
+    keepFDs.deallocate()
+    config.deallocate()
+  }
+
+  private func own(_ s: String) -> UnsafeMutablePointer<CChar> {
+    let p = strdup(s)!
+    strings.append(p)
+    return p
+  }
+
+  /// The mount operation's description for an error at `index` of the plan.
+  public func describeOp(_ index: Int32) -> String? {
+    opDescriptions.indices.contains(Int(index)) ? opDescriptions[Int(index)] : nil
+  }
+
+  static func resolveRootfs(_ path: String) throws(BulkheadError) -> String {
+    guard let resolved = realpath(path, nil) else {
+      let err = errno
+      throw .setupFailed(
+        step: "rootfs", value: path, errno: err,
+        hint: err == ENOENT
+          ? "run Scripts/rootfs to populate the project's Rootfs/, or pass --rootfs DIR" : nil)
+    }
+    defer { free(resolved) }
+    let result = String(cString: resolved)
+    var st = stat()
+    if stat(result, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
+      throw .setupFailed(
+        step: "rootfs", value: path, errno: ENOTDIR, hint: "--rootfs must name a directory")
+    }
+    if result == "/" {
+      throw .invalidSpec(
+        field: "--rootfs", value: path, reason: "the host's own / is not a sandbox root",
+        hint: "use --level process to run on the host's filesystem")
+    }
+    return result
+  }
+
+  /// The ordered mount plan: /proc, a minimal /dev, /tmp, then the user's mounts.
+  static func mountPlan(spec: Spec, rootfs: String, stdinIsTerminal: Bool) throws(BulkheadError)
+    -> [(kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)]
+  {
+    typealias Op = (kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)
+    var plan: [Op] = []
+    let nosuid = UInt(MS_NOSUID)
+    let nodev = UInt(MS_NODEV)
+    let noexec = UInt(MS_NOEXEC)
+    func add(_ kind: bh_op_kind, _ source: String?, _ target: String, _ data: String?, _ flags: UInt, _ what: String) {
+      plan.append((Int32(kind.rawValue), source, target, data, flags, what))
+    }
+    add(BH_OP_PROC, nil, "/proc", nil, 0, "proc on /proc")
+    add(BH_OP_TMPFS, nil, "/dev", "mode=0755,size=65536", nosuid | noexec, "tmpfs on /dev")
+    for device in devices {
+      add(BH_OP_MKFILE, nil, "/dev", device, 0, "create /dev/\(device)")
+      add(BH_OP_BIND, "/dev/\(device)", "/dev/\(device)", nil, 0, "bind /dev/\(device)")
+    }
+    for (name, link) in [
+      ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+      ("stderr", "/proc/self/fd/2"),
+    ] {
+      add(BH_OP_SYMLINK, link, "/dev", name, 0, "symlink /dev/\(name)")
+    }
+    add(BH_OP_MKDIR, nil, "/dev", "shm", 0, "create /dev/shm")
+    add(BH_OP_TMPFS, nil, "/dev/shm", "mode=1777", nosuid | nodev, "tmpfs on /dev/shm")
+    if stdinIsTerminal {
+      add(BH_OP_MKDIR, nil, "/dev", "pts", 0, "create /dev/pts")
+      add(BH_OP_DEVPTS, nil, "/dev/pts", "newinstance,ptmxmode=0666,mode=0620", 0, "devpts on /dev/pts")
+      add(BH_OP_SYMLINK, "pts/ptmx", "/dev", "ptmx", 0, "symlink /dev/ptmx")
+    }
+    add(BH_OP_TMPFS, nil, "/tmp", "mode=1777", nosuid | nodev, "tmpfs on /tmp")
+
+    // Mount points under a tmpfs Bulkhead mounted are created there; anywhere else
+    // they must exist in the rootfs, which Bulkhead never writes to.
+    var tmpfsRoots = ["/tmp", "/dev", "/dev/shm"]
+    for mount in spec.mounts {
+      let target = MountSpec.normalize(mount.target)
+      var isDirectory = true
+      var source: String? = nil
+      if case .bind(let rawSource, _, _) = mount {
+        guard let resolved = realpath(rawSource, nil) else {
+          throw .setupFailed(
+            step: "--bind source", value: rawSource, errno: errno,
+            hint: "the source must exist on the host")
+        }
+        source = String(cString: resolved)
+        free(resolved)
+        var st = stat()
+        _ = stat(source!, &st)
+        isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+      }
+      if let root = tmpfsRoots.first(where: { target.hasPrefix($0 + "/") }) {
+        var parent = root
+        let rest = target.dropFirst(root.count + 1).split(separator: "/")
+        for (i, component) in rest.enumerated() {
+          let last = i == rest.count - 1
+          let kind = last && !isDirectory ? BH_OP_MKFILE : BH_OP_MKDIR
+          add(kind, nil, parent, String(component), 0, "create \(parent)/\(component)")
+          parent += "/\(component)"
+        }
+      }
+      switch mount {
+      case .bind(_, _, let readOnly):
+        add(
+          BH_OP_BIND, source, target, nil, readOnly ? UInt(MS_RDONLY) : 0,
+          "bind \(source ?? "") on \(target)\(readOnly ? " (ro)" : "")")
+      case .tmpfs:
+        add(BH_OP_TMPFS, nil, target, "mode=0755", nosuid | nodev, "tmpfs on \(target)")
+        tmpfsRoots.append(target)
+      }
+    }
+    return plan
+  }
+}

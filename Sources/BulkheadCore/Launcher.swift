@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+import BulkheadSpec
+import BulkheadSystem
+import CBulkhead
+
+/// Starts workloads at the process and container levels through the C child path.
+///
+/// The protocol: two close-on-exec pipes. The child waits on "go" while the parent
+/// reads its namespace ids and writes the user-namespace id maps; then the parent
+/// writes one byte and reads "error": a `bh_child_error` record if a step failed,
+/// EOF when execve succeeded.
+public struct Launcher: Sendable {
+  /// Stack for the CLONE_VM child: it only runs the C child path.
+  static let stackSize = 256 * 1024
+
+  public init() {}
+
+  /// Starts `spec` and returns once its command is running (execve succeeded), or
+  /// throws the setup step that failed. Nothing is left behind on failure.
+  public func start(_ spec: Spec) throws(BulkheadError) -> Workload {
+    let plan = try LaunchPlan(spec: spec)
+    return try start(plan)
+  }
+
+  public func start(_ plan: LaunchPlan) throws(BulkheadError) -> Workload {
+    let go = try FileDescriptor.pipe(step: "pipe2 (go)")
+    let report: (read: FileDescriptor, write: FileDescriptor)
+    do { report = try FileDescriptor.pipe(step: "pipe2 (error)") } catch {
+      go.read.close()
+      go.write.close()
+      throw error
+    }
+    plan.config.pointee.go_fd = go.read.rawValue
+    plan.config.pointee.err_fd = report.write.rawValue
+
+    guard
+      let stack = mmap(
+        nil, Self.stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0),
+      stack != MAP_FAILED
+    else {
+      let err = errno
+      for fd in [go.read, go.write, report.read, report.write] { fd.close() }
+      throw .setupFailed(step: "mmap (child stack)", errno: err)
+    }
+    let startWall = wallClockNanoseconds()
+    let startMono = monotonicNanoseconds()
+    let flags = NamespaceKind.cloneFlags(plan.namespaces)
+    let spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, -1)
+    go.read.close()
+    report.write.close()
+    guard spawned.pid > 0 else {
+      go.write.close()
+      report.read.close()
+      munmap(stack, Self.stackSize)
+      throw Self.cloneError(spawned.err, namespaces: plan.namespaces)
+    }
+    // From here on the child exists: any failure kills and reaps it before throwing.
+    func abandon(_ error: BulkheadError) -> BulkheadError {
+      go.write.close()
+      _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
+      var info = siginfo_t()
+      _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+      report.read.close()
+      close(spawned.pidfd)
+      munmap(stack, Self.stackSize)
+      return error
+    }
+
+    let namespaces = NamespaceKind.inodes(of: spawned.pid)
+    if plan.namespaces.contains(.user) {
+      do { try UserNamespaceMap.rootless.write(to: spawned.pid) } catch { throw abandon(error) }
+    }
+    var byte: UInt8 = 1
+    if write(go.write.rawValue, &byte, 1) != 1 {
+      throw abandon(.setupFailed(step: "release the child", errno: errno))
+    }
+    go.write.close()
+
+    var record = bh_child_error()
+    let size = MemoryLayout<bh_child_error>.size
+    var got = 0
+    while got < size {
+      let n = withUnsafeMutableBytes(of: &record) { buffer in
+        read(report.read.rawValue, buffer.baseAddress! + got, size - got)
+      }
+      if n > 0 {
+        got += n
+      } else if n == 0 || errno != EINTR {
+        break
+      }
+    }
+    let execed = monotonicNanoseconds()
+    if got > 0 {
+      throw abandon(Self.childError(record, plan: plan))
+    }
+    report.read.close()
+    munmap(stack, Self.stackSize)
+    return Workload(
+      spec: plan.spec, pid: spawned.pid, pidfd: spawned.pidfd, namespaces: namespaces,
+      startedAtWallNanoseconds: startWall, startedAtMonotonicNanoseconds: startMono,
+      execedAtMonotonicNanoseconds: execed, usedClone3: spawned.used_clone3 != 0)
+  }
+
+  static func cloneError(_ err: Int32, namespaces: Set<NamespaceKind>) -> BulkheadError {
+    if namespaces.contains(.user) && (err == EPERM || err == ENOSPC || err == EINVAL) {
+      return BulkheadError(
+        code: .unsupported, step: "clone", reason: "cannot create a user namespace as uid \(getuid())",
+        errno: err,
+        hint: "run as root, or enable unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)"
+      )
+    }
+    if err == EPERM {
+      return .setupFailed(
+        step: "clone", errno: err, hint: "creating namespaces needs root (CAP_SYS_ADMIN) or a user namespace")
+    }
+    return .setupFailed(step: "clone", errno: err)
+  }
+
+  static func childError(_ record: bh_child_error, plan: LaunchPlan) -> BulkheadError {
+    let step = String(cString: bh_step_name(record.step))
+    let err = record.err
+    switch bh_step(UInt32(record.step)) {
+    case BH_STEP_EXEC:
+      let command = plan.spec.command[0]
+      let inside = plan.rootfs.map { " inside the rootfs \($0)" } ?? ""
+      if err == ENOENT || err == ENOTDIR {
+        return BulkheadError(
+          code: .notFound, step: "execve", value: command,
+          reason: "command not found\(inside)", errno: err,
+          hint: plan.rootfs != nil
+            ? "paths are looked up in the rootfs; check the command exists there (PATH=\(plan.spec.environment.last { $0.name == "PATH" }?.value ?? Spec.defaultPath))"
+            : "check the command name and PATH")
+      }
+      if err == EACCES || err == ENOEXEC || err == EISDIR || err == EPERM || err == ETXTBSY {
+        return BulkheadError(
+          code: .notExecutable, step: "execve", value: command,
+          reason: "cannot execute: \(BulkheadError.describe(errno: err))", errno: err,
+          hint: "check that the file is an executable for this machine and has its x bit")
+      }
+      return .setupFailed(step: step, value: command, errno: err)
+    case BH_STEP_RESOLVE_TARGET, BH_STEP_MOUNT, BH_STEP_MKDIR, BH_STEP_MKFILE, BH_STEP_SYMLINK,
+      BH_STEP_REMOUNT:
+      let what = plan.describeOp(record.index)
+      var hint: String? = nil
+      if bh_step(UInt32(record.step)) == BH_STEP_RESOLVE_TARGET && err == ENOENT {
+        hint = "create the mount point in the rootfs, or mount under /tmp where Bulkhead creates it"
+      }
+      return .setupFailed(step: step, value: what, errno: err, hint: hint)
+    case BH_STEP_CHDIR:
+      return .setupFailed(
+        step: step, value: plan.spec.workingDirectory, errno: err,
+        hint: "--cwd must exist inside the sandbox")
+    case BH_STEP_FDS:
+      return .setupFailed(step: step, value: "\(record.index)", errno: err)
+    default:
+      return .setupFailed(step: step, errno: err)
+    }
+  }
+}

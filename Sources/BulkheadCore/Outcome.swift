@@ -1,0 +1,50 @@
+import BulkheadSpec
+
+/// How a workload ended, as the kernel reported it.
+public enum Termination: Sendable, Equatable, Codable {
+  case exited(code: Int32)
+  case signaled(signal: Int32, coreDumped: Bool)
+}
+
+/// Why the supervisor (not the workload itself) ended the workload.
+public enum KillReason: String, Sendable, Codable, Equatable {
+  /// `--timeout` elapsed.
+  case timeout
+  /// SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to bulkhead, forwarded.
+  case forwardedSignal = "forwarded-signal"
+  /// The grace period after a forwarded signal or timeout ran out: SIGKILL.
+  case graceExpired = "grace-expired"
+}
+
+/// What happened to one workload: the kernel's verdict, why the supervisor
+/// intervened (if it did), and the resources it used.
+public struct Outcome: Sendable, Equatable, Codable {
+  public var termination: Termination
+  public var killedBy: KillReason?
+  /// The signal forwarded from bulkhead, when one was.
+  public var forwardedSignal: Int32?
+  public var userCPUSeconds: Double
+  public var systemCPUSeconds: Double
+  /// ru_maxrss of the workload (its largest descendant waited for), in KiB.
+  public var maxRSSKiB: Int
+
+  public init(
+    termination: Termination, killedBy: KillReason? = nil, forwardedSignal: Int32? = nil,
+    userCPUSeconds: Double = 0, systemCPUSeconds: Double = 0, maxRSSKiB: Int = 0
+  ) {
+    self.termination = termination
+    self.killedBy = killedBy
+    self.forwardedSignal = forwardedSignal
+    self.userCPUSeconds = userCPUSeconds
+    self.systemCPUSeconds = systemCPUSeconds
+    self.maxRSSKiB = maxRSSKiB
+  }
+
+  /// The shell convention: the code itself, or 128+N for a signal.
+  public var exitStatus: Int32 {
+    switch termination {
+    case .exited(let code): code
+    case .signaled(let signal, _): 128 + signal
+    }
+  }
+}

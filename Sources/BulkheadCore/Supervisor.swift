@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+import BulkheadSpec
+import BulkheadSystem
+import CBulkhead
+
+/// The reactor that watches a workload: one thread, epoll over the workload's
+/// pidfd, a signalfd (signals sent to bulkhead) and timerfds (timeout, grace).
+/// `waitid(P_PIDFD)` collects the status and the rusage.
+public final class Supervisor {
+  public struct Options: Sendable {
+    /// Forward SIGINT/SIGTERM/SIGHUP/SIGQUIT received by bulkhead; a second one,
+    /// or the grace period running out, escalates to SIGKILL.
+    public var forwardSignals: Bool
+    public var graceMilliseconds: Int
+    public var timeoutMilliseconds: Int?
+
+    public init(forwardSignals: Bool = true, graceMilliseconds: Int = 1000, timeoutMilliseconds: Int? = nil) {
+      self.forwardSignals = forwardSignals
+      self.graceMilliseconds = graceMilliseconds
+      self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    public init(spec: Spec, forwardSignals: Bool = true) {
+      self.init(
+        forwardSignals: forwardSignals, graceMilliseconds: spec.graceMilliseconds,
+        timeoutMilliseconds: spec.timeoutMilliseconds)
+    }
+  }
+
+  /// The signals bulkhead forwards to its workload.
+  public static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+  private let signals: SignalFD?
+
+  /// `signals`: a signalfd created early (before any thread starts) for the
+  /// forwarded signals; nil when this supervisor forwards nothing.
+  public init(signals: SignalFD? = nil) {
+    self.signals = signals
+  }
+
+  private enum Token: UInt64 {
+    case child = 1
+    case signal = 2
+    case grace = 3
+    case timeout = 4
+  }
+
+  /// Waits until `workload` ends and returns how it ended. Closes its pidfd.
+  public func wait(for workload: Workload, options: Options) throws(BulkheadError) -> Outcome {
+    defer { close(workload.pidfd) }
+    let loop = try EventLoop()
+    try loop.add(workload.pidfd, token: Token.child.rawValue)
+    if options.forwardSignals, let signals {
+      try loop.add(signals.fd, token: Token.signal.rawValue)
+    }
+    let grace = try Timer()
+    try loop.add(grace.fd, token: Token.grace.rawValue)
+    let timeout = try Timer()
+    try loop.add(timeout.fd, token: Token.timeout.rawValue)
+    if let ms = options.timeoutMilliseconds {
+      let elapsed = Int((monotonicNanoseconds() - workload.startedAtMonotonicNanoseconds) / 1_000_000)
+      timeout.arm(milliseconds: max(1, ms - elapsed))
+    }
+
+    var killedBy: KillReason? = nil
+    var forwarded: Int32? = nil
+    var escalating = false
+    while true {
+      for token in try loop.wait() {
+        switch Token(rawValue: token) {
+        case .child:
+          var info = siginfo_t()
+          var usage = rusage()
+          let r = bh_waitid_pidfd(workload.pidfd, &info, &usage, WEXITED | WNOHANG)
+          if r == -1 && errno == EINTR { continue }
+          if r == -1 { throw .setupFailed(step: "waitid", errno: errno) }
+          guard bh_siginfo_pid(&info) != 0 else { continue }  // not yet
+          let code = bh_siginfo_code(&info)
+          let status = bh_siginfo_status(&info)
+          let termination: Termination =
+            code == CLD_EXITED
+            ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
+          return Outcome(
+            termination: termination, killedBy: killedBy, forwardedSignal: forwarded,
+            userCPUSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+            systemCPUSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
+            maxRSSKiB: usage.ru_maxrss)
+        case .signal:
+          for signal in signals?.drain() ?? [] {
+            if escalating {
+              Self.kill(workload, SIGKILL)
+              killedBy = .graceExpired
+            } else {
+              forwarded = signal
+              killedBy = killedBy ?? .forwardedSignal
+              Self.kill(workload, signal)
+              escalating = true
+              grace.arm(milliseconds: max(1, options.graceMilliseconds))
+            }
+          }
+        case .grace:
+          if grace.consume() {
+            Self.kill(workload, SIGKILL)
+            killedBy = .graceExpired
+          }
+        case .timeout:
+          if timeout.consume() {
+            killedBy = .timeout
+            Self.kill(workload, SIGTERM)
+            if !escalating {
+              escalating = true
+              grace.arm(milliseconds: max(1, options.graceMilliseconds))
+            }
+          }
+        case nil:
+          continue
+        }
+      }
+    }
+  }
+
+  /// Signals a workload: a container through its init (when PID 1 of a pid
+  /// namespace dies the kernel kills the rest), a process through its process
+  /// group (it called setsid, so its pgid is its pid, held while it is unreaped).
+  public static func kill(_ workload: Workload, _ signal: Int32) {
+    if workload.spec.level == .process {
+      if Glibc.kill(-workload.pid, signal) == 0 { return }
+    }
+    _ = bh_pidfd_send_signal(workload.pidfd, signal)
+  }
+}

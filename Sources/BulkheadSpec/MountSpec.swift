@@ -1,0 +1,38 @@
+/// A mount added to the container's root filesystem, applied in order after the
+/// standard ones (`/proc`, `/dev`, `/tmp`).
+public enum MountSpec: Sendable, Codable, Equatable {
+  /// A bind mount of a host path (`source`) at `target` inside the rootfs.
+  case bind(source: String, target: String, readOnly: Bool)
+  /// An empty tmpfs at `target`.
+  case tmpfs(target: String)
+
+  /// The absolute path inside the container.
+  public var target: String {
+    switch self {
+    case .bind(_, let target, _), .tmpfs(let target): target
+    }
+  }
+
+  /// Parses `SRC:DST[:ro|:rw]` as written after `--bind`.
+  public static func parseBind(_ text: String) throws(BulkheadError) -> MountSpec {
+    var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    var readOnly = false
+    if parts.count == 3 {
+      switch parts[2] {
+      case "ro": readOnly = true
+      case "rw": readOnly = false
+      default:
+        throw .invalidSpec(
+          field: "--bind", value: text,
+          reason: "the third part must be 'ro' or 'rw'", hint: "write SRC:DST or SRC:DST:ro")
+      }
+      parts.removeLast()
+    }
+    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+      throw .invalidSpec(
+        field: "--bind", value: text, reason: "expected SRC:DST[:ro]",
+        hint: "for example --bind /srv/data:/data:ro")
+    }
+    return .bind(source: parts[0], target: parts[1], readOnly: readOnly)
+  }
+}

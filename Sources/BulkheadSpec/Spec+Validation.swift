@@ -1,0 +1,139 @@
+extension Spec {
+  /// The names kept from the caller's environment when it is otherwise cleared.
+  public static let keptEnvironmentNames = ["PATH", "HOME", "TERM"]
+  /// PATH when the caller has none.
+  public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+  /// Checks the spec as a whole: every field alone, and fields against each other.
+  /// Nothing here touches the system; existence of paths is checked by the launcher.
+  public func validate() throws(BulkheadError) {
+    guard let executable = command.first else {
+      throw .invalidSpec(
+        field: "command", value: nil, reason: "no command given",
+        hint: "put the command after --, e.g. bulkhead run -- /bin/sh -c 'echo hi'")
+    }
+    if executable.isEmpty {
+      throw .invalidSpec(field: "command", value: executable, reason: "the command is empty")
+    }
+    for arg in command where arg.utf8.contains(0) {
+      throw .invalidSpec(field: "command", value: arg, reason: "an argument contains a NUL byte")
+    }
+    for variable in environment {
+      if variable.name.isEmpty || variable.name.contains("=") || variable.name.utf8.contains(0)
+        || variable.value.utf8.contains(0)
+      {
+        throw .invalidSpec(
+          field: "--env", value: variable.name, reason: "not a valid environment variable name")
+      }
+    }
+    if graceMilliseconds < 0 {
+      throw .invalidSpec(field: "--grace", value: "\(graceMilliseconds)ms", reason: "must not be negative")
+    }
+    if let timeoutMilliseconds, timeoutMilliseconds <= 0 {
+      throw .invalidSpec(field: "--timeout", value: "\(timeoutMilliseconds)ms", reason: "must be positive")
+    }
+    var seen = Set<Int32>()
+    for fd in passFDs {
+      if fd < 3 {
+        throw .invalidSpec(
+          field: "--pass-fd", value: "\(fd)", reason: "0, 1 and 2 are always passed",
+          hint: "name descriptors from 3 up")
+      }
+      if !seen.insert(fd).inserted {
+        throw .invalidSpec(field: "--pass-fd", value: "\(fd)", reason: "given twice")
+      }
+    }
+    switch level {
+    case .task, .thread:
+      throw .invalidSpec(
+        field: "--level", value: level.rawValue,
+        reason: "the \(level.rawValue) level runs built-in workloads, not commands",
+        hint: "use --level process or --level container")
+    case .process:
+      try validateProcessLevel()
+    case .container:
+      try validateContainerLevel()
+    }
+  }
+
+  private func validateProcessLevel() throws(BulkheadError) {
+    if !namespaces.isEmpty {
+      throw .invalidSpec(
+        field: "--level", value: "process",
+        reason: "the process level creates no namespaces",
+        hint: "drop --share/--unshare or use --level container")
+    }
+    if rootfs != nil {
+      throw .invalidSpec(
+        field: "--rootfs", value: rootfs, reason: "applies to the container level only",
+        hint: "drop --rootfs or use --level container")
+    }
+    if !mounts.isEmpty {
+      let flag = mounts.first.map { if case .bind = $0 { "--bind" } else { "--tmpfs" } } ?? "--bind"
+      throw .invalidSpec(
+        field: flag, value: mounts.first?.target, reason: "applies to the container level only",
+        hint: "drop \(flag) or use --level container")
+    }
+    if let workingDirectory, !workingDirectory.hasPrefix("/") {
+      throw .invalidSpec(field: "--cwd", value: workingDirectory, reason: "must be an absolute path")
+    }
+  }
+
+  private func validateContainerLevel() throws(BulkheadError) {
+    guard let rootfs, !rootfs.isEmpty else {
+      throw .invalidSpec(
+        field: "--rootfs", value: nil, reason: "the container level needs a root filesystem",
+        hint: "pass --rootfs DIR")
+    }
+    if !rootfs.hasPrefix("/") {
+      throw .invalidSpec(field: "--rootfs", value: rootfs, reason: "must be an absolute path")
+    }
+    if !namespaces.contains(.mnt) {
+      throw .invalidSpec(
+        field: "--share", value: "mnt", reason: "the container level needs its own mount namespace",
+        hint: "use --level process to run without one")
+    }
+    if namespaces.contains(.uts) {
+      if hostname.isEmpty || hostname.utf8.count > 64 || hostname.utf8.contains(0) {
+        throw .invalidSpec(
+          field: "--hostname", value: hostname, reason: "must be 1 to 64 bytes",
+          hint: "for example --hostname sandbox")
+      }
+    }
+    if let workingDirectory, !workingDirectory.hasPrefix("/") {
+      throw .invalidSpec(
+        field: "--cwd", value: workingDirectory, reason: "must be an absolute path inside the rootfs")
+    }
+    var targets = Set<String>()
+    for mount in mounts {
+      let target = mount.target
+      let flag = if case .bind = mount { "--bind" } else { "--tmpfs" }
+      guard target.hasPrefix("/") else {
+        throw .invalidSpec(
+          field: flag, value: target, reason: "the target must be an absolute path inside the rootfs",
+          hint: "write it from the container's /, e.g. /data")
+      }
+      let components = target.split(separator: "/")
+      if components.isEmpty {
+        throw .invalidSpec(field: flag, value: target, reason: "cannot mount over the root itself")
+      }
+      if components.contains(where: { $0 == ".." || $0 == "." }) {
+        throw .invalidSpec(field: flag, value: target, reason: "'.' and '..' are not allowed in a target")
+      }
+      if case .bind(let source, _, _) = mount, !source.hasPrefix("/") {
+        throw .invalidSpec(
+          field: "--bind", value: source, reason: "the source must be an absolute host path")
+      }
+      if !targets.insert(MountSpec.normalize(target)).inserted {
+        throw .invalidSpec(field: flag, value: target, reason: "two mounts on the same target")
+      }
+    }
+  }
+}
+
+extension MountSpec {
+  /// "/a//b/" -> "/a/b".
+  public static func normalize(_ path: String) -> String {
+    "/" + path.split(separator: "/").joined(separator: "/")
+  }
+}

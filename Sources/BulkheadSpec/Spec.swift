@@ -1,0 +1,75 @@
+/// What to run, at which isolation level, under which limits: one declarative value,
+/// built once (from flags or a file), validated once, then handed to a launcher.
+public struct Spec: Sendable, Codable, Equatable {
+  public var level: IsolationLevel
+  /// argv of the workload. `command[0]` is searched in the sandbox's PATH when it has no '/'.
+  public var command: [String]
+  /// The namespaces to create (container level); every other kind is shared with the host.
+  public var namespaces: Set<NamespaceKind>
+  /// The root filesystem (container level): an absolute host path.
+  public var rootfs: String?
+  public var readOnlyRoot: Bool
+  public var hostname: String
+  /// The working directory inside; nil: "/" in a container, the caller's at the process level.
+  public var workingDirectory: String?
+  public var mounts: [MountSpec]
+  /// The environment, in order, exactly as the workload receives it.
+  public var environment: [EnvironmentVariable]
+  /// Descriptors passed through besides 0, 1 and 2.
+  public var passFDs: [Int32]
+  /// Delay between the forwarded signal (or the timeout's SIGTERM) and SIGKILL.
+  public var graceMilliseconds: Int
+  /// Wall-clock limit; nil: none.
+  public var timeoutMilliseconds: Int?
+
+  public init(
+    level: IsolationLevel = .container,
+    command: [String],
+    namespaces: Set<NamespaceKind>? = nil,
+    rootfs: String? = nil,
+    readOnlyRoot: Bool = true,
+    hostname: String = "bulkhead",
+    workingDirectory: String? = nil,
+    mounts: [MountSpec] = [],
+    environment: [EnvironmentVariable] = [],
+    passFDs: [Int32] = [],
+    graceMilliseconds: Int = 1000,
+    timeoutMilliseconds: Int? = nil
+  ) {
+    self.level = level
+    self.command = command
+    self.namespaces = namespaces ?? (level == .container ? NamespaceKind.containerDefault : [])
+    self.rootfs = rootfs
+    self.readOnlyRoot = readOnlyRoot
+    self.hostname = hostname
+    self.workingDirectory = workingDirectory
+    self.mounts = mounts
+    self.environment = environment
+    self.passFDs = passFDs
+    self.graceMilliseconds = graceMilliseconds
+    self.timeoutMilliseconds = timeoutMilliseconds
+  }
+}
+
+/// One `NAME=value` entry of the workload's environment.
+public struct EnvironmentVariable: Sendable, Codable, Equatable {
+  public var name: String
+  public var value: String
+
+  public init(name: String, value: String) {
+    self.name = name
+    self.value = value
+  }
+
+  /// Parses `NAME=value` as written after `--env`.
+  public init(parsing text: String) throws(BulkheadError) {
+    guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+      throw .invalidSpec(
+        field: "--env", value: text, reason: "expected NAME=VALUE", hint: "for example --env LANG=C")
+    }
+    self.init(name: String(text[..<eq]), value: String(text[text.index(after: eq)...]))
+  }
+
+  /// The entry as `execve` wants it.
+  public var assignment: String { "\(name)=\(value)" }
+}

@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import BulkheadSpec
+import CBulkhead
+
+/// The calling thread's errno.
+public var currentErrno: Int32 { errno }
+
+/// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR,
+/// and turns a failure into a `BulkheadError` naming `step`.
+@discardableResult
+public func syscallChecked<T: FixedWidthInteger>(
+  _ step: String, value: String? = nil, hint: String? = nil, _ call: () -> T
+) throws(BulkheadError) -> T {
+  while true {
+    let result = call()
+    if result != -1 { return result }
+    let err = errno
+    if err == EINTR { continue }
+    throw .setupFailed(step: step, value: value, errno: err, hint: hint)
+  }
+}
+
+/// A descriptor this process owns; closed exactly once by `close()`.
+public struct FileDescriptor: Sendable, Hashable {
+  public let rawValue: Int32
+  public init(rawValue: Int32) { self.rawValue = rawValue }
+
+  public func close() { _ = Glibc.close(rawValue) }
+
+  /// A close-on-exec pipe: (read end, write end).
+  public static func pipe(step: String = "pipe2") throws(BulkheadError) -> (
+    read: FileDescriptor, write: FileDescriptor
+  ) {
+    var fds: [Int32] = [-1, -1]
+    try syscallChecked(step) { bh_pipe_cloexec(&fds) }
+    return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+  }
+
+  /// Whether `fd` is open in this process (F_GETFD succeeds).
+  public static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) != -1 }
+}
+
+/// Whether the process runs as root in the initial user namespace's eyes.
+public var isRoot: Bool { geteuid() == 0 }

@@ -1,0 +1,338 @@
+// The child path: everything between clone and execve.
+//
+// Rules (see docs/DESIGN.md): the child shares the parent's memory (CLONE_VM), so it
+// calls no glibc function that touches errno, locks, malloc or stdio, and no Swift.
+// Every system call below is a raw one that returns -errno. The order is fixed and
+// commented; a failure is written to the error pipe as (step, errno, index).
+#define _GNU_SOURCE
+#include "bulkhead_child.h"
+#include "raw_syscall.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define BH_PATH_MAX 4096
+
+__attribute__((noreturn)) static void bh_fail(const bh_child_config *c, int step, long err,
+                                              int index) {
+  bh_child_error e = {.step = step, .err = (int32_t)(err < 0 ? -err : err), .index = index};
+  bh_raw3(__NR_write, c->err_fd, &e, sizeof e);
+  for (;;) bh_raw1(__NR_exit, 125);
+}
+
+static size_t bh_strlen(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+/// Writes "/proc/self/fd/<fd>" into buf (at least 32 bytes).
+static void bh_fd_path(char *buf, int fd) {
+  static const char prefix[] = "/proc/self/fd/";
+  size_t i = 0;
+  for (; prefix[i]; i++) buf[i] = prefix[i];
+  char digits[12];
+  int n = 0;
+  unsigned v = (unsigned)fd;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && n < 11);
+  while (n) buf[i++] = digits[--n];
+  buf[i] = 0;
+}
+
+/// Opens `path` (absolute, inside the new root) as O_PATH, never leaving the rootfs:
+/// RESOLVE_IN_ROOT treats ".." and absolute symlinks as if the rootfs were "/".
+static long bh_resolve(int rootfd, const char *path, int extra_flags) {
+  struct open_how how = {
+      .flags = (uint64_t)(O_PATH | O_CLOEXEC | extra_flags),
+      .mode = 0,
+      .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  return bh_raw4(__NR_openat2, rootfd, path, &how, sizeof how);
+}
+
+/// The mount flags a user namespace locks on a mount: a remount must repeat them.
+static unsigned long bh_locked_flags(const char *path) {
+  struct statfs sf;
+  if (bh_raw2(__NR_statfs, path, &sf) < 0) return 0;
+  unsigned long out = 0;
+  if (sf.f_flags & ST_NOSUID) out |= MS_NOSUID;
+  if (sf.f_flags & ST_NODEV) out |= MS_NODEV;
+  if (sf.f_flags & ST_NOEXEC) out |= MS_NOEXEC;
+  if (sf.f_flags & ST_NOATIME) out |= MS_NOATIME;
+  if (sf.f_flags & ST_NODIRATIME) out |= MS_NODIRATIME;
+  if (sf.f_flags & ST_RELATIME) out |= MS_RELATIME;
+  return out;
+}
+
+static void bh_reset_signals(const bh_child_config *c) {
+  // The parent blocked every signal around clone; its handlers are Swift's and
+  // must never run here. Reset every disposition, then unblock.
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } dfl = {SIG_DFL, 0, 0, 0};
+  for (int sig = 1; sig < 65; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    bh_raw4(__NR_rt_sigaction, sig, &dfl, 0, 8);  // EINVAL for reserved ones: fine
+  }
+  uint64_t empty = 0;
+  long r = bh_raw4(__NR_rt_sigprocmask, SIG_SETMASK, &empty, 0, 8);
+  if (r < 0) bh_fail(c, BH_STEP_SIGNALS, r, 0);
+}
+
+static void bh_loopback_up(const bh_child_config *c) {
+  long s = bh_raw3(__NR_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) bh_fail(c, BH_STEP_LOOPBACK, s, 0);
+  struct ifreq ifr;
+  char *p = (char *)&ifr;
+  for (size_t i = 0; i < sizeof ifr; i++) p[i] = 0;
+  ifr.ifr_name[0] = 'l';
+  ifr.ifr_name[1] = 'o';
+  long r = bh_raw3(__NR_ioctl, s, SIOCGIFFLAGS, &ifr);
+  if (r < 0) bh_fail(c, BH_STEP_LOOPBACK, r, 0);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  r = bh_raw3(__NR_ioctl, s, SIOCSIFFLAGS, &ifr);
+  if (r < 0) bh_fail(c, BH_STEP_LOOPBACK, r, 0);
+  bh_raw1(__NR_close, s);
+}
+
+/// One operation of the mount plan, relative to the (not yet pivoted) rootfs.
+static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, int index) {
+  char fdpath[32];
+  switch (op->kind) {
+    case BH_OP_MKDIR:
+    case BH_OP_MKFILE:
+    case BH_OP_SYMLINK: {
+      // target is the directory to create in, data the entry's name.
+      long dir = bh_resolve(rootfd, op->target, O_DIRECTORY);
+      if (dir < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, dir, index);
+      long r;
+      int step;
+      if (op->kind == BH_OP_MKDIR) {
+        step = BH_STEP_MKDIR;
+        bh_fd_path(fdpath, (int)dir);
+        // O_PATH descriptors cannot be used with mkdirat directly; reopen.
+        long d2 = bh_raw3(__NR_open, fdpath, O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
+        if (d2 < 0) bh_fail(c, step, d2, index);
+        r = bh_raw3(__NR_mkdirat, d2, op->data, 0755);
+        bh_raw1(__NR_close, d2);
+        if (r == -EEXIST) r = 0;
+      } else if (op->kind == BH_OP_MKFILE) {
+        step = BH_STEP_MKFILE;
+        bh_fd_path(fdpath, (int)dir);
+        long d2 = bh_raw3(__NR_open, fdpath, O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
+        if (d2 < 0) bh_fail(c, step, d2, index);
+        r = bh_raw4(__NR_openat, d2, op->data, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        bh_raw1(__NR_close, d2);
+        if (r >= 0) {
+          bh_raw1(__NR_close, r);
+          r = 0;
+        } else if (r == -EEXIST) {
+          r = 0;
+        }
+      } else {
+        step = BH_STEP_SYMLINK;
+        bh_fd_path(fdpath, (int)dir);
+        long d2 = bh_raw3(__NR_open, fdpath, O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
+        if (d2 < 0) bh_fail(c, step, d2, index);
+        r = bh_raw3(__NR_symlinkat, op->source, d2, op->data);
+        bh_raw1(__NR_close, d2);
+        if (r == -EEXIST) r = 0;
+      }
+      bh_raw1(__NR_close, dir);
+      if (r < 0) bh_fail(c, step, r, index);
+      return;
+    }
+    case BH_OP_BIND:
+    case BH_OP_TMPFS:
+    case BH_OP_PROC:
+    case BH_OP_DEVPTS: {
+      long fd = bh_resolve(rootfd, op->target, 0);
+      if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+      bh_fd_path(fdpath, (int)fd);
+      long r;
+      if (op->kind == BH_OP_BIND) {
+        r = bh_raw5(__NR_mount, op->source, fdpath, 0, MS_BIND | MS_REC, 0);
+      } else if (op->kind == BH_OP_TMPFS) {
+        r = bh_raw5(__NR_mount, "tmpfs", fdpath, "tmpfs", op->flags, op->data);
+      } else if (op->kind == BH_OP_PROC) {
+        r = bh_raw5(__NR_mount, "proc", fdpath, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+      } else {
+        r = bh_raw5(__NR_mount, "devpts", fdpath, "devpts", MS_NOSUID | MS_NOEXEC, op->data);
+      }
+      bh_raw1(__NR_close, fd);
+      if (r < 0) bh_fail(c, BH_STEP_MOUNT, r, index);
+      if (op->kind == BH_OP_BIND && (op->flags & MS_RDONLY)) {
+        // Resolve again: the old descriptor names the directory under the new mount.
+        long fd2 = bh_resolve(rootfd, op->target, 0);
+        if (fd2 < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd2, index);
+        bh_fd_path(fdpath, (int)fd2);
+        unsigned long locked = bh_locked_flags(fdpath);
+        r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
+        bh_raw1(__NR_close, fd2);
+        if (r < 0) bh_fail(c, BH_STEP_REMOUNT, r, index);
+      }
+      return;
+    }
+    default:
+      bh_fail(c, BH_STEP_MOUNT, EINVAL, index);
+  }
+}
+
+static void bh_enter_rootfs(const bh_child_config *c) {
+  // Nothing mounted from here on may propagate back to the host.
+  long r = bh_raw5(__NR_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0);
+  if (r < 0) bh_fail(c, BH_STEP_MOUNT_PRIVATE, r, 0);
+  // A bind of the rootfs onto itself makes it a mount point pivot_root accepts.
+  r = bh_raw5(__NR_mount, c->rootfs, c->rootfs, 0, MS_BIND | MS_REC, 0);
+  if (r < 0) bh_fail(c, BH_STEP_BIND_ROOTFS, r, 0);
+  long rootfd = bh_raw3(__NR_open, c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  if (rootfd < 0) bh_fail(c, BH_STEP_OPEN_ROOTFS, rootfd, 0);
+  for (size_t i = 0; i < c->op_count; i++) bh_apply_op(c, (int)rootfd, &c->ops[i], (int)i);
+  // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves
+  // no path back to the host's tree (the runc way: no directory needed in the rootfs).
+  r = bh_raw1(__NR_fchdir, rootfd);
+  if (r < 0) bh_fail(c, BH_STEP_PIVOT_ROOT, r, 0);
+  bh_raw1(__NR_close, rootfd);
+  r = bh_raw2(__NR_pivot_root, ".", ".");
+  if (r < 0) bh_fail(c, BH_STEP_PIVOT_ROOT, r, 0);
+  r = bh_raw2(__NR_umount2, ".", MNT_DETACH);
+  if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
+  r = bh_raw1(__NR_chdir, "/");
+  if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
+  if (c->flags & BH_CHILD_READONLY_ROOT) {
+    // Only the root mount: /proc, /dev and /tmp keep their own flags.
+    unsigned long locked = bh_locked_flags("/");
+    r = bh_raw5(__NR_mount, 0, "/", 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
+    if (r < 0) bh_fail(c, BH_STEP_READONLY_ROOT, r, 0);
+  }
+}
+
+static void bh_close_fds(const bh_child_config *c) {
+  // Mark everything above 2 close-on-exec (the error pipe already is: its EOF
+  // tells the parent that execve succeeded), then clear the flag on passed ones.
+  long r = bh_raw3(__NR_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (r < 0) {
+    for (int fd = 3; fd < 65536; fd++) bh_raw3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  }
+  for (size_t i = 0; i < c->keep_fd_count; i++) {
+    r = bh_raw3(__NR_fcntl, c->keep_fds[i], F_SETFD, 0);
+    if (r < 0) bh_fail(c, BH_STEP_FDS, r, c->keep_fds[i]);
+  }
+}
+
+/// execvpe without allocation: PATH search in a stack buffer, the same error rules.
+__attribute__((noreturn)) static void bh_exec(const bh_child_config *c) {
+  const char *file = c->file;
+  long r;
+  int has_slash = 0;
+  for (const char *p = file; *p; p++)
+    if (*p == '/') has_slash = 1;
+  if (has_slash || c->path_search == 0) {
+    r = bh_raw3(__NR_execve, file, c->argv, c->envp);
+    bh_fail(c, BH_STEP_EXEC, r, 0);
+  }
+  char buf[BH_PATH_MAX];
+  size_t flen = bh_strlen(file);
+  int seen_eacces = 0;
+  const char *p = c->path_search;
+  for (;;) {
+    const char *end = p;
+    while (*end && *end != ':') end++;
+    size_t dlen = (size_t)(end - p);
+    if (dlen == 0) {
+      buf[0] = '.';
+      dlen = 1;
+    } else if (dlen < BH_PATH_MAX) {
+      for (size_t i = 0; i < dlen; i++) buf[i] = p[i];
+    }
+    if (dlen + 1 + flen + 1 <= BH_PATH_MAX) {
+      buf[dlen] = '/';
+      for (size_t i = 0; i <= flen; i++) buf[dlen + 1 + i] = file[i];
+      r = bh_raw3(__NR_execve, buf, c->argv, c->envp);
+      switch (-r) {
+        case EACCES:
+          seen_eacces = 1;
+          break;
+        case ENOENT:
+        case ENOTDIR:
+        case ESTALE:
+        case ENODEV:
+        case ETIMEDOUT:
+          break;
+        default:
+          bh_fail(c, BH_STEP_EXEC, r, 0);
+      }
+    }
+    if (!*end) break;
+    p = end + 1;
+  }
+  bh_fail(c, BH_STEP_EXEC, seen_eacces ? EACCES : ENOENT, 0);
+}
+
+/// The child's entry point. Never returns.
+int bh_child_main(void *arg) {
+  const bh_child_config *c = (const bh_child_config *)arg;
+  long r;
+
+  // 1. Signals: default dispositions, empty mask.
+  bh_reset_signals(c);
+  // 2. Die with the supervisor. The go pipe below closes the race with a parent
+  //    that died before this prctl: its write end closes and read returns 0.
+  r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 0);
+  // 3. Wait until the parent has written id maps and placed us in our cgroup.
+  char go = 0;
+  do {
+    r = bh_raw3(__NR_read, c->go_fd, &go, 1);
+  } while (r == -EINTR);
+  if (r != 1) bh_fail(c, BH_STEP_WAIT_GO, r < 0 ? r : ECANCELED, 0);
+  bh_raw1(__NR_close, c->go_fd);
+  // 4. A new session: no controlling terminal, so TIOCSTI cannot reach the caller's.
+  if (c->flags & BH_CHILD_SETSID) {
+    r = bh_raw0(__NR_setsid);
+    if (r < 0) bh_fail(c, BH_STEP_SETSID, r, 0);
+  }
+  // 5. UTS and network namespaces.
+  if (c->flags & BH_CHILD_SET_HOSTNAME) {
+    r = bh_raw2(__NR_sethostname, c->hostname, bh_strlen(c->hostname));
+    if (r < 0) bh_fail(c, BH_STEP_HOSTNAME, r, 0);
+  }
+  if (c->flags & BH_CHILD_LOOPBACK_UP) bh_loopback_up(c);
+  // 6. The filesystem: mounts, pivot_root, old root detached, root read-only.
+  if (c->rootfs) bh_enter_rootfs(c);
+  if (c->cwd) {
+    r = bh_raw1(__NR_chdir, c->cwd);
+    if (r < 0) bh_fail(c, BH_STEP_CHDIR, r, 0);
+  }
+  // 7. Resource limits.
+  for (size_t i = 0; i < c->rlimit_count; i++) {
+    r = bh_raw4(__NR_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].limit, 0);
+    if (r < 0) bh_fail(c, BH_STEP_RLIMIT, r, (int)i);
+  }
+  // 8. No privileges gained through execve (setuid bits, file capabilities).
+  if (c->flags & BH_CHILD_NO_NEW_PRIVS) {
+    r = bh_raw5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (r < 0) bh_fail(c, BH_STEP_NO_NEW_PRIVS, r, 0);
+  }
+  // 9. Only 0, 1, 2 and the passed descriptors survive execve.
+  bh_close_fds(c);
+  // 10. execve. On success the error pipe closes with no data.
+  bh_exec(c);
+}

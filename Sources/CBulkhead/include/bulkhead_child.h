@@ -1,0 +1,144 @@
+// The C side of Bulkhead: the only code that runs between clone and execve,
+// plus shims for what Swift cannot call directly (raw system calls, macros).
+//
+// Everything the child needs is prepared by the parent in a `bh_child_config`:
+// strings are NUL-terminated, arrays are counted, nothing is allocated after clone.
+#ifndef BULKHEAD_CHILD_H
+#define BULKHEAD_CHILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <signal.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The steps of the child path, in the order they run. A failure is reported
+/// to the parent as (step, errno, index) over the error pipe.
+typedef enum bh_step {
+  BH_STEP_NONE = 0,
+  BH_STEP_SIGNALS = 1,         // reset dispositions and mask
+  BH_STEP_PDEATHSIG = 2,       // die with the supervisor
+  BH_STEP_WAIT_GO = 3,         // wait for the parent (id maps, cgroups)
+  BH_STEP_SETSID = 4,          // new session
+  BH_STEP_HOSTNAME = 5,        // sethostname in the new UTS namespace
+  BH_STEP_LOOPBACK = 6,        // bring lo up in the new network namespace
+  BH_STEP_MOUNT_PRIVATE = 7,   // make / rprivate so nothing propagates back
+  BH_STEP_BIND_ROOTFS = 8,     // bind the rootfs onto itself
+  BH_STEP_OPEN_ROOTFS = 9,     // open it to resolve targets inside it
+  BH_STEP_RESOLVE_TARGET = 10, // openat2(RESOLVE_IN_ROOT) a mount target
+  BH_STEP_MKDIR = 11,          // create a mount point under a Bulkhead tmpfs
+  BH_STEP_MKFILE = 12,         // create a file mount point
+  BH_STEP_SYMLINK = 13,        // create a symlink (in /dev)
+  BH_STEP_MOUNT = 14,          // one mount operation (index says which)
+  BH_STEP_REMOUNT = 15,        // a read-only remount of a bind (index)
+  BH_STEP_PIVOT_ROOT = 16,     // pivot_root(".", ".")
+  BH_STEP_DETACH_OLD_ROOT = 17,// umount2(".", MNT_DETACH)
+  BH_STEP_READONLY_ROOT = 18,  // remount / read-only
+  BH_STEP_CHDIR = 19,          // the working directory
+  BH_STEP_RLIMIT = 20,         // setrlimit (index)
+  BH_STEP_NO_NEW_PRIVS = 21,   // prctl(PR_SET_NO_NEW_PRIVS)
+  BH_STEP_FDS = 22,            // close every descriptor not passed
+  BH_STEP_EXEC = 23,           // execve
+  BH_STEP_CLONE = 24,          // clone itself (reported by the parent side)
+} bh_step;
+
+/// One mount-namespace operation, applied in order before pivot_root.
+/// `target` is an absolute path inside the rootfs, resolved with
+/// RESOLVE_IN_ROOT so that symlinks in the rootfs cannot point a mount outside it.
+typedef enum bh_op_kind {
+  BH_OP_BIND = 1,    // source (host path) -> target; flags may hold MS_RDONLY
+  BH_OP_TMPFS = 2,   // tmpfs on target, data = options
+  BH_OP_PROC = 3,    // a fresh proc on target
+  BH_OP_DEVPTS = 4,  // a new devpts instance on target
+  BH_OP_MKDIR = 5,   // mkdir target (its parent must exist)
+  BH_OP_MKFILE = 6,  // create an empty file at target (for file binds)
+  BH_OP_SYMLINK = 7, // symlink: target -> source (source is the link text)
+} bh_op_kind;
+
+typedef struct bh_op {
+  int32_t kind;
+  const char *source;
+  const char *target;
+  const char *data;
+  unsigned long flags;
+} bh_op;
+
+typedef struct bh_rlimit {
+  int32_t resource;
+  struct rlimit limit;
+} bh_rlimit;
+
+enum {
+  BH_CHILD_SETSID = 1 << 0,
+  BH_CHILD_LOOPBACK_UP = 1 << 1,
+  BH_CHILD_READONLY_ROOT = 1 << 2,
+  BH_CHILD_NO_NEW_PRIVS = 1 << 3,
+  BH_CHILD_SET_HOSTNAME = 1 << 4,
+};
+
+/// Everything the child path reads. Owned by the parent, read-only in the child.
+typedef struct bh_child_config {
+  const char *file;          // the command: searched in `path_search` when it has no '/'
+  const char *path_search;   // the PATH used to find `file` (inside the sandbox)
+  char *const *argv;
+  char *const *envp;
+  const char *rootfs;        // NULL: no pivot_root (process level)
+  const char *hostname;
+  const char *cwd;           // NULL: leave it (process level) or "/" (container)
+  const bh_op *ops;
+  size_t op_count;
+  const bh_rlimit *rlimits;
+  size_t rlimit_count;
+  const int *keep_fds;       // descriptors passed besides 0, 1, 2
+  size_t keep_fd_count;
+  int32_t flags;             // BH_CHILD_*
+  int go_fd;                 // read end of the "go" pipe
+  int err_fd;                // write end of the CLOEXEC error pipe
+} bh_child_config;
+
+/// What the child writes to the error pipe before it exits.
+typedef struct bh_child_error {
+  int32_t step;
+  int32_t err;
+  int32_t index;
+} bh_child_error;
+
+/// The result of `bh_spawn`.
+typedef struct bh_spawn_result {
+  pid_t pid;        // > 0 on success
+  int pidfd;        // the child's pidfd (CLOEXEC)
+  int err;          // errno of clone on failure
+  int used_clone3;  // 1 when clone3 was used, 0 when it fell back to clone
+} bh_spawn_result;
+
+/// Starts the child path with `clone3` (falling back to `clone` when clone3 is
+/// unavailable), sharing the parent's memory (CLONE_VM) on a private stack so the
+/// cost does not grow with the parent's heap. All signals are blocked around the
+/// call; the child resets every disposition before it unblocks them.
+/// `stack` must stay mapped until the error pipe reports EOF.
+/// `cgroup_fd` >= 0 asks for CLONE_INTO_CGROUP (cgroup v2; clone3 only).
+bh_spawn_result bh_spawn(const bh_child_config *config, uint64_t namespace_flags, void *stack,
+                         size_t stack_size, int cgroup_fd);
+
+// Shims for Swift.
+int bh_pidfd_send_signal(int pidfd, int sig);
+/// waitid(P_PIDFD, ...) with the rusage argument glibc does not expose.
+int bh_waitid_pidfd(int pidfd, siginfo_t *info, struct rusage *usage, int options);
+int bh_siginfo_code(const siginfo_t *info);
+int bh_siginfo_status(const siginfo_t *info);
+pid_t bh_siginfo_pid(const siginfo_t *info);
+int bh_prctl_set_child_subreaper(void);
+int bh_pidfd_open(pid_t pid);
+/// pipe2(O_CLOEXEC), which needs _GNU_SOURCE.
+int bh_pipe_cloexec(int fds[2]);
+/// The step's name, for error messages ("pivot_root", "mount", ...).
+const char *bh_step_name(int32_t step);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

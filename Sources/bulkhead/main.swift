@@ -1,0 +1,7 @@
+import BulkheadCLI
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+exit(BulkheadMain.main())
