@@ -32,7 +32,7 @@ let package = Package(
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
     .testTarget(
       name: "BulkheadCLITests",
-      dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore"]),
+      dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore", "CBulkhead"]),
     .testTarget(
       name: "BulkheadIntegrationTests",
       dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "CBulkhead"]),

@@ -48,7 +48,10 @@ public enum BulkheadMain {
         print(message)
         return 0
       }
-      printError(message.hasPrefix("Error:") ? "bulkhead: " + message.dropFirst(7) : message)
+      // One line: ArgumentParser's first line, and where help is.
+      var line = message.split(separator: "\n").first.map(String.init) ?? message
+      if line.hasPrefix("Error: ") { line.removeFirst(7) }
+      printError("bulkhead: \(line) (see 'bulkhead help')")
       return ExitStatus.usage
     }
   }

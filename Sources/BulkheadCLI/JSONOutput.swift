@@ -40,6 +40,22 @@ func writeJSON<T: Encodable>(_ value: T, to destination: String, field: String) 
   }
 }
 
+/// Refuses, before anything runs, a report destination whose directory is missing
+/// or not writable ("-" is stderr and always fine).
+func checkWritable(_ destination: String, field: String) throws(BulkheadError) {
+  guard destination != "-" else { return }
+  let directory: String
+  if let slash = destination.lastIndex(of: "/") {
+    directory = slash == destination.startIndex ? "/" : String(destination[..<slash])
+  } else {
+    directory = "."
+  }
+  if access(directory, W_OK) != 0 {
+    throw .setupFailed(
+      step: field, value: destination, errno: errno, hint: "the directory must exist and be writable")
+  }
+}
+
 /// Writes one line to stderr.
 public func printError(_ line: String) {
   let text = line + "\n"

@@ -36,6 +36,15 @@ public struct RunCommand: ParsableCommand {
 
   public init() {}
 
+  public mutating func validate() throws {
+    // Passthrough capture starts at the first argument it does not know: an option
+    // before the command is a typo or a help request, never the command itself.
+    if let first = command.first, first.hasPrefix("-"), first != "--" {
+      if first == "-h" || first == "--help" { throw CleanExit.helpRequest(self) }
+      throw ValidationError("unknown option '\(first)'; put the command after --")
+    }
+  }
+
   public func run() throws {
     let argv = command.first == "--" ? Array(command.dropFirst()) : command
     let spec = try options.makeSpec(
@@ -45,6 +54,7 @@ public struct RunCommand: ParsableCommand {
 
   /// Runs `spec` to completion, reports on stderr (and as JSON), returns the exit status.
   static func execute(_ spec: Spec, jsonStatus: String?) throws(BulkheadError) -> Int32 {
+    if let jsonStatus { try checkWritable(jsonStatus, field: "--json-status") }
     let startWall = wallClockNanoseconds()
     let startMono = monotonicNanoseconds()
     let workload: Workload
@@ -64,14 +74,21 @@ public struct RunCommand: ParsableCommand {
     let outcome = try Supervisor(signals: BulkheadMain.signals).wait(
       for: workload, options: Supervisor.Options(spec: spec))
     if let reason = outcome.killedBy {
-      printError("bulkhead: killed(\(reason.rawValue)): \(describe(outcome.termination))")
+      let escalation = outcome.escalatedToKill ? ", escalated to SIGKILL" : ""
+      printError("bulkhead: killed(\(reason.rawValue))\(escalation): \(describe(outcome.termination))")
     }
     if let jsonStatus {
-      try writeJSON(
-        RunStatus(
-          workload: workload, outcome: outcome, endedWall: wallClockNanoseconds(),
-          endedMono: monotonicNanoseconds()),
-        to: jsonStatus, field: "--json-status")
+      // The workload ran: its status is what bulkhead exits with, even if the
+      // report cannot be written (said on stderr).
+      do {
+        try writeJSON(
+          RunStatus(
+            workload: workload, outcome: outcome, endedWall: wallClockNanoseconds(),
+            endedMono: monotonicNanoseconds()),
+          to: jsonStatus, field: "--json-status")
+      } catch {
+        printError("bulkhead: \(error)")
+      }
     }
     return outcome.exitStatus
   }

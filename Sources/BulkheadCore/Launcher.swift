@@ -130,7 +130,7 @@ public struct Launcher: Sendable {
           code: .notFound, step: "execve", value: command,
           reason: "command not found\(inside)", errno: err,
           hint: plan.rootfs != nil
-            ? "paths are looked up in the rootfs; check the command exists there (PATH=\(plan.spec.environment.last { $0.name == "PATH" }?.value ?? Spec.defaultPath))"
+            ? "the command and PATH are looked up inside the rootfs; check the command exists there"
             : "check the command name and PATH")
       }
       if err == EACCES || err == ENOEXEC || err == EISDIR || err == EPERM || err == ETXTBSY {

@@ -12,8 +12,6 @@ public enum KillReason: String, Sendable, Codable, Equatable {
   case timeout
   /// SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to bulkhead, forwarded.
   case forwardedSignal = "forwarded-signal"
-  /// The grace period after a forwarded signal or timeout ran out: SIGKILL.
-  case graceExpired = "grace-expired"
 }
 
 /// What happened to one workload: the kernel's verdict, why the supervisor
@@ -21,6 +19,9 @@ public enum KillReason: String, Sendable, Codable, Equatable {
 public struct Outcome: Sendable, Equatable, Codable {
   public var termination: Termination
   public var killedBy: KillReason?
+  /// True when the workload outlived its grace period (or a second signal came)
+  /// and the supervisor escalated to SIGKILL.
+  public var escalatedToKill: Bool
   /// The signal forwarded from bulkhead, when one was.
   public var forwardedSignal: Int32?
   public var userCPUSeconds: Double
@@ -29,11 +30,13 @@ public struct Outcome: Sendable, Equatable, Codable {
   public var maxRSSKiB: Int
 
   public init(
-    termination: Termination, killedBy: KillReason? = nil, forwardedSignal: Int32? = nil,
+    termination: Termination, killedBy: KillReason? = nil, escalatedToKill: Bool = false,
+    forwardedSignal: Int32? = nil,
     userCPUSeconds: Double = 0, systemCPUSeconds: Double = 0, maxRSSKiB: Int = 0
   ) {
     self.termination = termination
     self.killedBy = killedBy
+    self.escalatedToKill = escalatedToKill
     self.forwardedSignal = forwardedSignal
     self.userCPUSeconds = userCPUSeconds
     self.systemCPUSeconds = systemCPUSeconds

@@ -23,8 +23,11 @@ public struct RunStatus: Sendable, Codable, Equatable {
     public var signal: Int32?
     public var signalName: String?
     public var coreDumped: Bool?
-    /// For "killed": timeout, forwarded-signal or grace-expired.
+    /// For "killed": timeout or forwarded-signal.
     public var reason: String?
+    /// For "killed": true when SIGKILL followed because the grace period ran out
+    /// or a second signal came.
+    public var escalatedToKill: Bool?
     /// For "setup-failed": the step and errno.
     public var step: String?
     public var errno: Int32?
@@ -70,11 +73,14 @@ public struct RunStatus: Sendable, Codable, Equatable {
     spawnCall = workload.usedClone3 ? "clone3" : "clone"
     switch outcome.termination {
     case .exited(let code):
-      self.outcome = Result(kind: outcome.killedBy == nil ? "exited" : "killed", exitCode: code, reason: outcome.killedBy?.rawValue)
+      self.outcome = Result(
+        kind: outcome.killedBy == nil ? "exited" : "killed", exitCode: code, reason: outcome.killedBy?.rawValue,
+        escalatedToKill: outcome.killedBy == nil ? nil : outcome.escalatedToKill)
     case .signaled(let signal, let core):
       self.outcome = Result(
         kind: outcome.killedBy == nil ? "signaled" : "killed", signal: signal,
-        signalName: signalName(signal), coreDumped: core, reason: outcome.killedBy?.rawValue)
+        signalName: signalName(signal), coreDumped: core, reason: outcome.killedBy?.rawValue,
+        escalatedToKill: outcome.killedBy == nil ? nil : outcome.escalatedToKill)
     }
   }
 

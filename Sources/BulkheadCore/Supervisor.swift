@@ -67,6 +67,7 @@ public final class Supervisor {
     var killedBy: KillReason? = nil
     var forwarded: Int32? = nil
     var escalating = false
+    var escalated = false
     while true {
       for token in try loop.wait() {
         switch Token(rawValue: token) {
@@ -83,7 +84,8 @@ public final class Supervisor {
             code == CLD_EXITED
             ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
           return Outcome(
-            termination: termination, killedBy: killedBy, forwardedSignal: forwarded,
+            termination: termination, killedBy: killedBy, escalatedToKill: escalated,
+            forwardedSignal: forwarded,
             userCPUSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
             systemCPUSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
             maxRSSKiB: usage.ru_maxrss)
@@ -91,7 +93,7 @@ public final class Supervisor {
           for signal in signals?.drain() ?? [] {
             if escalating {
               Self.kill(workload, SIGKILL)
-              killedBy = .graceExpired
+              escalated = true
             } else {
               forwarded = signal
               killedBy = killedBy ?? .forwardedSignal
@@ -103,11 +105,11 @@ public final class Supervisor {
         case .grace:
           if grace.consume() {
             Self.kill(workload, SIGKILL)
-            killedBy = .graceExpired
+            escalated = true
           }
         case .timeout:
           if timeout.consume() {
-            killedBy = .timeout
+            killedBy = killedBy ?? .timeout
             Self.kill(workload, SIGTERM)
             if !escalating {
               escalating = true

@@ -51,6 +51,31 @@ public struct Spec: Sendable, Codable, Equatable {
   }
 }
 
+extension Spec {
+  enum CodingKeys: String, CodingKey {
+    case level, command, namespaces, rootfs, readOnlyRoot, hostname, workingDirectory, mounts, environment
+    case passFDs, graceMilliseconds, timeoutMilliseconds
+  }
+
+  /// Encodes like the synthesized form, with `namespaces` sorted so that the
+  /// JSON is the same from run to run.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(level, forKey: .level)
+    try c.encode(command, forKey: .command)
+    try c.encode(namespaces.sorted(), forKey: .namespaces)
+    try c.encodeIfPresent(rootfs, forKey: .rootfs)
+    try c.encode(readOnlyRoot, forKey: .readOnlyRoot)
+    try c.encode(hostname, forKey: .hostname)
+    try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
+    try c.encode(mounts, forKey: .mounts)
+    try c.encode(environment, forKey: .environment)
+    try c.encode(passFDs, forKey: .passFDs)
+    try c.encode(graceMilliseconds, forKey: .graceMilliseconds)
+    try c.encodeIfPresent(timeoutMilliseconds, forKey: .timeoutMilliseconds)
+  }
+}
+
 /// One `NAME=value` entry of the workload's environment.
 public struct EnvironmentVariable: Sendable, Codable, Equatable {
   public var name: String
