@@ -33,6 +33,9 @@ public enum BulkheadMain {
   public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Int32 {
     signals = try? SignalFD(signals: Supervisor.forwardedSignals)
     do {
+      if let fast = FastRunParser.parse(arguments) {
+        return try RunCommand.run(flags: fast.flags, jsonStatus: fast.jsonStatus, command: fast.command)
+      }
       var command = try BulkheadCommand.parseAsRoot(arguments)
       try command.run()
       return 0

@@ -47,9 +47,14 @@ public struct RunCommand: ParsableCommand {
 
   public func run() throws {
     let argv = command.first == "--" ? Array(command.dropFirst()) : command
-    let spec = try options.makeSpec(
-      command: argv, hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
-    throw ExitCode(try Self.execute(spec, jsonStatus: jsonStatus))
+    throw ExitCode(try Self.run(flags: options.flags, jsonStatus: jsonStatus, command: argv))
+  }
+
+  /// Flags to spec to outcome: shared by the full parser and `FastRunParser`.
+  static func run(flags: RunFlags, jsonStatus: String?, command: [String]) throws(BulkheadError) -> Int32 {
+    let spec = try flags.makeSpec(
+      command: command, hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+    return try execute(spec, jsonStatus: jsonStatus)
   }
 
   /// Runs `spec` to completion, reports on stderr (and as JSON), returns the exit status.
@@ -59,7 +64,7 @@ public struct RunCommand: ParsableCommand {
     let startMono = monotonicNanoseconds()
     let workload: Workload
     do {
-      workload = try Launcher().start(spec)
+      workload = try Launcher().start(spec, recordNamespaces: jsonStatus != nil)
     } catch {
       let status = ExitStatus.code(for: error)
       if let jsonStatus {

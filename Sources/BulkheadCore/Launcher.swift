@@ -19,12 +19,14 @@ public struct Launcher: Sendable {
 
   /// Starts `spec` and returns once its command is running (execve succeeded), or
   /// throws the setup step that failed. Nothing is left behind on failure.
-  public func start(_ spec: Spec) throws(BulkheadError) -> Workload {
+  /// `recordNamespaces`: read the workload's namespace ids before it runs (for the
+  /// JSON status); eight readlinks that a plain run can skip.
+  public func start(_ spec: Spec, recordNamespaces: Bool = true) throws(BulkheadError) -> Workload {
     let plan = try LaunchPlan(spec: spec)
-    return try start(plan)
+    return try start(plan, recordNamespaces: recordNamespaces)
   }
 
-  public func start(_ plan: LaunchPlan) throws(BulkheadError) -> Workload {
+  public func start(_ plan: LaunchPlan, recordNamespaces: Bool = true) throws(BulkheadError) -> Workload {
     let go = try FileDescriptor.pipe(step: "pipe2 (go)")
     let report: (read: FileDescriptor, write: FileDescriptor)
     do { report = try FileDescriptor.pipe(step: "pipe2 (error)") } catch {
@@ -68,7 +70,7 @@ public struct Launcher: Sendable {
       return error
     }
 
-    let namespaces = NamespaceKind.inodes(of: spawned.pid)
+    let namespaces = recordNamespaces ? NamespaceKind.inodes(of: spawned.pid) : [:]
     if plan.namespaces.contains(.user) {
       do { try UserNamespaceMap.rootless.write(to: spawned.pid) } catch { throw abandon(error) }
     }

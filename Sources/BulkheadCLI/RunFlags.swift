@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+import BulkheadSpec
+
+/// The values of the run flags, plain: what both the ArgumentParser definition
+/// (`RunOptions`, which also gives help, completion and errors) and the fast path
+/// (`FastRunParser`) produce. `makeSpec` is the one place where flags become a `Spec`.
+public struct RunFlags: Sendable, Equatable {
+  public var level: String = IsolationLevel.container.rawValue
+  public var share: [String] = []
+  public var rootfs: String? = nil
+  public var rw = false
+  public var bind: [String] = []
+  public var tmpfs: [String] = []
+  public var hostname: String? = nil
+  public var cwd: String? = nil
+  public var env: [String] = []
+  public var keepEnv = false
+  public var passFd: [Int32] = []
+  public var grace: String = "1s"
+  public var timeout: String? = nil
+
+  public init(
+    level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
+    bind: [String] = [], tmpfs: [String] = [], hostname: String? = nil, cwd: String? = nil, env: [String] = [],
+    keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil
+  ) {
+    self.level = level
+    self.share = share
+    self.rootfs = rootfs
+    self.rw = rw
+    self.bind = bind
+    self.tmpfs = tmpfs
+    self.hostname = hostname
+    self.cwd = cwd
+    self.env = env
+    self.keepEnv = keepEnv
+    self.passFd = passFd
+    self.grace = grace
+    self.timeout = timeout
+  }
+
+  /// Builds and validates the spec. `hostEnvironment` and `defaultRootfs` come in as
+  /// values so that the mapping is a pure function (unit-tested without a process).
+  public func makeSpec(
+    command: [String], hostEnvironment: [(name: String, value: String)], defaultRootfs: () -> String?
+  ) throws(BulkheadError) -> Spec {
+    guard let level = IsolationLevel(rawValue: level.lowercased()) else {
+      throw .invalidSpec(
+        field: "--level", value: level, reason: "unknown level",
+        hint: "choose one of \(IsolationLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    var shared = Set<NamespaceKind>()
+    for text in share {
+      guard let kind = NamespaceKind(userText: text) else {
+        throw .invalidSpec(
+          field: "--share", value: text, reason: "unknown namespace kind",
+          hint: "choose from pid, net, ipc, uts, cgroup")
+      }
+      if kind == .mnt || kind == .user || kind == .time {
+        throw .invalidSpec(
+          field: "--share", value: text, reason: "the \(kind.rawValue) namespace cannot be shared here",
+          hint: kind == .mnt ? "use --level process to run in the host's mount namespace" : nil)
+      }
+      shared.insert(kind)
+    }
+    if level != .container {
+      let containerOnly: [(String, Bool)] = [
+        ("--share", !share.isEmpty), ("--rootfs", rootfs != nil), ("--rw", rw),
+        ("--bind", !bind.isEmpty), ("--tmpfs", !tmpfs.isEmpty), ("--hostname", hostname != nil),
+      ]
+      if let (flag, _) = containerOnly.first(where: { $0.1 }) {
+        throw .invalidSpec(
+          field: flag, value: nil, reason: "applies to the container level only",
+          hint: "drop \(flag) or use --level container")
+      }
+    }
+    if hostname != nil && shared.contains(.uts) {
+      throw .invalidSpec(
+        field: "--hostname", value: hostname, reason: "conflicts with --share uts",
+        hint: "a shared UTS namespace keeps the host's name")
+    }
+    var mounts: [MountSpec] = []
+    for text in bind { mounts.append(try MountSpec.parseBind(text)) }
+    for target in tmpfs { mounts.append(.tmpfs(target: target)) }
+
+    var environment: [EnvironmentVariable] = []
+    if keepEnv {
+      environment = hostEnvironment.map { EnvironmentVariable(name: $0.name, value: $0.value) }
+    } else {
+      for name in Spec.keptEnvironmentNames {
+        if let value = hostEnvironment.last(where: { $0.name == name })?.value {
+          environment.append(EnvironmentVariable(name: name, value: value))
+        } else if name == "PATH" {
+          environment.append(EnvironmentVariable(name: "PATH", value: Spec.defaultPath))
+        }
+      }
+    }
+    for text in env {
+      let variable = try EnvironmentVariable(parsing: text)
+      if let i = environment.firstIndex(where: { $0.name == variable.name }) {
+        environment[i] = variable
+      } else {
+        environment.append(variable)
+      }
+    }
+
+    var resolvedRootfs: String? = nil
+    if level == .container {
+      if let rootfs {
+        resolvedRootfs = rootfs.hasPrefix("/") ? rootfs : absolutePath(rootfs)
+      } else if let found = defaultRootfs() {
+        resolvedRootfs = found
+      } else {
+        throw BulkheadError(
+          code: .setupFailed, step: "rootfs", reason: "no default root filesystem found",
+          hint: "pass --rootfs DIR, set BULKHEAD_ROOTFS, or run Scripts/rootfs in the project")
+      }
+    }
+    let spec = Spec(
+      level: level, command: command,
+      namespaces: level == .container ? NamespaceKind.containerDefault.subtracting(shared) : [],
+      rootfs: resolvedRootfs, readOnlyRoot: !rw, hostname: hostname ?? "bulkhead",
+      workingDirectory: cwd, mounts: mounts, environment: environment, passFDs: passFd,
+      graceMilliseconds: try parseDurationMilliseconds(grace, field: "--grace"),
+      timeoutMilliseconds: try timeout.map { text throws(BulkheadError) in
+        try parseDurationMilliseconds(text, field: "--timeout")
+      })
+    try spec.validate()
+    return spec
+  }
+
+}
+
+/// `path` made absolute against the working directory.
+func absolutePath(_ path: String) -> String {
+  var buffer = [CChar](repeating: 0, count: 4096)
+  guard getcwd(&buffer, buffer.count) != nil else { return path }
+  let length = buffer.firstIndex(of: 0) ?? buffer.count
+  return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+}

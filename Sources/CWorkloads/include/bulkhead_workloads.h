@@ -1,0 +1,26 @@
+// Faults that Swift cannot express directly (it traps on integer division by zero
+// and on a null dereference before the hardware sees them), and the fork bomb,
+// whose children must not run Swift code after fork.
+#ifndef BULKHEAD_WORKLOADS_H
+#define BULKHEAD_WORKLOADS_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Writes through a null pointer: the MMU raises SIGSEGV.
+void bhw_segv(void);
+/// Integer division by zero: SIGFPE on x86_64; aarch64 has no such trap and returns 0.
+int bhw_fpe(int divisor);
+/// Recurses with a large frame until the guard page: SIGSEGV.
+int bhw_stack_overflow(int depth);
+/// Forks until fork fails or `max` processes were created (0: no cap), counting in
+/// shared memory; every process then sleeps. Returns the count in the original
+/// process and stores the errno that stopped it (0 when the cap did).
+long bhw_fork_bomb(long max, int *stop_errno);
+/// Daemonises a grandchild (fork, setsid, fork) that sleeps `seconds` and returns
+/// its pid (via a pipe), or -errno.
+long bhw_orphan(unsigned seconds);
+/// The raw syscall(2), for try-syscall: returns the result or -errno.
+long bhw_syscall6(long number, long a, long b, long c, long d, long e, long f);
+/// errno after a failed libc call.
+int bhw_errno(void);
+#endif

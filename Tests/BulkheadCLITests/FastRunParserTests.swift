@@ -1,0 +1,43 @@
+import ArgumentParser
+import Testing
+
+@testable import BulkheadCLI
+
+@Suite("The fast run parser agrees with ArgumentParser")
+struct FastRunParserTests {
+  /// What the full parser makes of `arguments` (without the leading "run").
+  func full(_ arguments: [String]) -> FastRunParser.Parsed? {
+    guard let command = try? RunCommand.parse(Array(arguments.dropFirst())) else { return nil }
+    let argv = command.command.first == "--" ? Array(command.command.dropFirst()) : command.command
+    return FastRunParser.Parsed(flags: command.options.flags, jsonStatus: command.jsonStatus, command: argv)
+  }
+
+  static let shapes: [[String]] = [
+    ["run", "--", "/bin/true"],
+    ["run", "true"],
+    ["run", "echo", "-n", "--level", "x"],
+    ["run", "--level", "process", "--", "sh", "-c", "exit 3"],
+    ["run", "--level=process", "--timeout=2s", "--", "sleep", "1"],
+    ["run", "--share", "net", "--share", "ipc", "--hostname", "lab", "--", "hostname"],
+    ["run", "--rootfs", "/srv/r", "--rw", "--bind", "/a:/b:ro", "--tmpfs", "/t", "--cwd", "/t", "--", "ls"],
+    ["run", "--env", "A=1", "--env", "B=2", "--keep-env", "--pass-fd", "5", "--grace", "250ms", "--", "env"],
+    ["run", "--json-status", "-", "--", "true"],
+    ["run", "--json-status", "/tmp/s.json", "--", "true", "--", "x"],
+    ["run"],
+  ]
+
+  @Test(arguments: shapes)
+  func acceptedShapesParseTheSameBothWays(arguments: [String]) throws {
+    let fast = try #require(FastRunParser.parse(arguments))
+    #expect(fast == full(arguments))
+  }
+
+  @Test(arguments: [
+    ["run", "--help"], ["run", "-h"], ["run", "--levl", "x", "--", "true"], ["run", "--level"],
+    ["run", "--level", "--rw", "--", "true"], ["run", "--pass-fd", "x", "--", "true"], ["run", "--rw=yes", "--", "true"],
+    ["run", "-e", "x"], ["inspect"], [],
+  ])
+  func anythingElseGoesToTheFullParser(arguments: [String]) {
+    #expect(FastRunParser.parse(arguments) == nil)
+  }
+}
