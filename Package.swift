@@ -12,6 +12,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "bulkhead", targets: ["bulkhead"]),
+    .executable(name: "bulkhead-probe", targets: ["bulkhead-probe"]),
     .library(name: "BulkheadCore", targets: ["BulkheadCore"]),
   ],
   dependencies: [
@@ -19,13 +20,18 @@ let package = Package(
   ],
   targets: [
     .target(name: "CBulkhead", cSettings: strictC),
+    .target(name: "CWorkloads", cSettings: strictC),
+    // The workloads depend on nothing of Bulkhead's but their C faults: the static
+    // probe links them alone.
+    .target(name: "BulkheadWorkloads", dependencies: ["CWorkloads"]),
+    .executableTarget(name: "bulkhead-probe", dependencies: ["BulkheadWorkloads"]),
     .target(name: "BulkheadSpec"),
     .target(name: "BulkheadSystem", dependencies: ["CBulkhead", "BulkheadSpec"]),
     .target(name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem"]),
     .target(
       name: "BulkheadCLI",
       dependencies: [
-        "BulkheadCore", "BulkheadSpec", "BulkheadSystem",
+        "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),

@@ -17,9 +17,11 @@ public struct BulkheadCommand: ParsableCommand {
       Examples:
         bulkhead run -- /bin/sh -c 'echo "PID $$ on $(hostname)"'
         bulkhead run --level process -- /bin/true
+        bulkhead run --level thread --workload segv --workload heartbeat
+        bulkhead workloads
       """,
     version: "0.1.0",
-    subcommands: [RunCommand.self])
+    subcommands: [RunCommand.self, WorkloadsCommand.self])
 
   public init() {}
 }
@@ -31,6 +33,7 @@ public enum BulkheadMain {
 
   /// Parses `arguments`, runs the command, and returns the process exit status.
   public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Int32 {
+    if arguments.first == HostEntry.name { return HostEntry.main(Array(arguments.dropFirst())) }
     signals = try? SignalFD(signals: Supervisor.forwardedSignals)
     do {
       if let fast = FastRunParser.parse(arguments) {

@@ -67,6 +67,7 @@ public enum FastRunParser {
       case "grace": flags.grace = value
       case "timeout": flags.timeout = value
       case "json-status": jsonStatus = value
+      case "workload": flags.workload.append(value)
       default: return nil
       }
     }

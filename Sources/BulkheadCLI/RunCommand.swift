@@ -24,6 +24,8 @@ public struct RunCommand: ParsableCommand {
         bulkhead run --bind /srv/data:/data:ro --cwd /data -- ls -l
         bulkhead run --level process --timeout 2s -- sleep 10
         bulkhead run --json-status status.json -- /bin/true
+        bulkhead run --level thread --workload segv --workload 'heartbeat 100'
+        bulkhead run --level process --workload 'try-syscall mount'
       """)
 
   @OptionGroup public var options: RunOptions
@@ -64,7 +66,8 @@ public struct RunCommand: ParsableCommand {
     let startMono = monotonicNanoseconds()
     let workload: Workload
     do {
-      workload = try Launcher().start(spec, recordNamespaces: jsonStatus != nil)
+      let launcher = Launcher(probePath: probeLocation(), hostExecutable: currentExecutablePath())
+      workload = try launcher.start(spec, recordNamespaces: jsonStatus != nil)
     } catch {
       let status = ExitStatus.code(for: error)
       if let jsonStatus {
@@ -78,6 +81,12 @@ public struct RunCommand: ParsableCommand {
     }
     let outcome = try Supervisor(signals: BulkheadMain.signals).wait(
       for: workload, options: Supervisor.Options(spec: spec))
+    if !outcome.inProcess.isEmpty, outcome.killedBy == nil, case .signaled(let signal, _) = outcome.termination {
+      let running = outcome.inProcess.filter { $0.started && $0.returned == nil }.map(\.name)
+      printError(
+        "bulkhead: the \(spec.level.rawValue)-level host process died with \(signalName(signal))"
+          + (running.isEmpty ? "" : "; it took down \(running.count) running workload(s): \(running.joined(separator: ", "))"))
+    }
     if let reason = outcome.killedBy {
       let escalation = outcome.escalatedToKill ? ", escalated to SIGKILL" : ""
       printError("bulkhead: killed(\(reason.rawValue))\(escalation): \(describe(outcome.termination))")

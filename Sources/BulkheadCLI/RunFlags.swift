@@ -2,6 +2,7 @@
   import Glibc
 #endif
 import BulkheadSpec
+import BulkheadWorkloads
 
 /// The values of the run flags, plain: what both the ArgumentParser definition
 /// (`RunOptions`, which also gives help, completion and errors) and the fast path
@@ -20,11 +21,13 @@ public struct RunFlags: Sendable, Equatable {
   public var passFd: [Int32] = []
   public var grace: String = "1s"
   public var timeout: String? = nil
+  public var workload: [String] = []
 
   public init(
     level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
     bind: [String] = [], tmpfs: [String] = [], hostname: String? = nil, cwd: String? = nil, env: [String] = [],
-    keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil
+    keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil,
+    workload: [String] = []
   ) {
     self.level = level
     self.share = share
@@ -39,6 +42,7 @@ public struct RunFlags: Sendable, Equatable {
     self.passFd = passFd
     self.grace = grace
     self.timeout = timeout
+    self.workload = workload
   }
 
   /// Builds and validates the spec. `hostEnvironment` and `defaultRootfs` come in as
@@ -97,6 +101,20 @@ public struct RunFlags: Sendable, Equatable {
         }
       }
     }
+    for text in workload {
+      guard let invocation = WorkloadInvocation(parsing: text) else {
+        throw .invalidSpec(
+          field: "--workload", value: text, reason: "unknown workload",
+          hint: "choose one of \(WorkloadName.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      _ = invocation
+    }
+    if !workload.isEmpty {
+      // Swift's crash backtracer would add tens of milliseconds (and pages of text)
+      // before a faulting workload dies: switched off, and recorded in the spec.
+      environment.append(EnvironmentVariable(name: "SWIFT_BACKTRACE", value: "enable=no"))
+      environment.append(EnvironmentVariable(name: "BULKHEAD_LEVEL", value: level.rawValue))
+    }
     for text in env {
       let variable = try EnvironmentVariable(parsing: text)
       if let i = environment.firstIndex(where: { $0.name == variable.name }) {
@@ -119,7 +137,7 @@ public struct RunFlags: Sendable, Equatable {
       }
     }
     let spec = Spec(
-      level: level, command: command,
+      level: level, command: command, workloads: workload,
       namespaces: level == .container ? NamespaceKind.containerDefault.subtracting(shared) : [],
       rootfs: resolvedRootfs, readOnlyRoot: !rw, hostname: hostname ?? "bulkhead",
       workingDirectory: cwd, mounts: mounts, environment: environment, passFDs: passFd,

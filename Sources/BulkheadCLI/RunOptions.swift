@@ -5,7 +5,7 @@ import BulkheadSystem
 /// The flags shared by every command that runs a workload; `makeSpec` is the one
 /// place where flags become a `Spec`.
 public struct RunOptions: ParsableArguments {
-  @Option(name: .long, help: "Isolation level: container (default) or process.")
+  @Option(name: .long, help: "Isolation level: container (default), process, thread or task (the last two run --workload).")
   public var level: String = IsolationLevel.container.rawValue
 
   @Option(
@@ -47,13 +47,19 @@ public struct RunOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Wall-clock limit; then SIGTERM, and SIGKILL after --grace.", valueName: "duration"))
   public var timeout: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Run a built-in workload instead of a command ('NAME ARGS', e.g. 'heartbeat 100 5'). Repeatable at the thread and task levels; see 'bulkhead workloads'.",
+      valueName: "workload"))
+  public var workload: [String] = []
+
   public init() {}
 
   /// The parsed values, as the plain `RunFlags` that `makeSpec` maps.
   public var flags: RunFlags {
     RunFlags(
       level: level, share: share, rootfs: rootfs, rw: rw, bind: bind, tmpfs: tmpfs, hostname: hostname, cwd: cwd,
-      env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout)
+      env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout, workload: workload)
   }
 
   /// Builds and validates the spec (see `RunFlags.makeSpec`).
@@ -81,6 +87,24 @@ public func defaultRootfsLocation() -> String? {
     dir = String(dir[..<slash])
     let candidate = dir + "/Rootfs"
     if isDirectory(candidate + "/bin") { return candidate }
+  }
+  return nil
+}
+
+/// Where `bulkhead-probe` is on the host: `$BULKHEAD_PROBE`, else beside the
+/// running executable (a build directory), else in the default rootfs.
+public func probeLocation() -> String? {
+  if let env = getenv("BULKHEAD_PROBE") {
+    let path = String(cString: env)
+    if !path.isEmpty { return path }
+  }
+  if let exe = currentExecutablePath(), let slash = exe.lastIndex(of: "/") {
+    let sibling = exe[..<slash] + "/bulkhead-probe"
+    if access(String(sibling), X_OK) == 0 { return String(sibling) }
+  }
+  if let rootfs = defaultRootfsLocation() {
+    let inRootfs = rootfs + "/bin/bulkhead-probe"
+    if access(inRootfs, X_OK) == 0 { return inRootfs }
   }
   return nil
 }

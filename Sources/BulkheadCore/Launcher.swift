@@ -15,17 +15,84 @@ public struct Launcher: Sendable {
   /// Stack for the CLONE_VM child: it only runs the C child path.
   static let stackSize = 256 * 1024
 
-  public init() {}
+  /// Where `bulkhead-probe` is inside a container's rootfs.
+  public static let probeInRootfs = "/bin/bulkhead-probe"
 
-  /// Starts `spec` and returns once its command is running (execve succeeded), or
-  /// throws the setup step that failed. Nothing is left behind on failure.
-  /// `recordNamespaces`: read the workload's namespace ids before it runs (for the
-  /// JSON status); eight readlinks that a plain run can skip.
-  public func start(_ spec: Spec, recordNamespaces: Bool = true) throws(BulkheadError) -> Workload {
-    let plan = try LaunchPlan(spec: spec)
-    return try start(plan, recordNamespaces: recordNamespaces)
+  /// The host path of `bulkhead-probe`, for built-in workloads at the process level.
+  public var probePath: String?
+  /// An executable with the hidden `_host` entry (the bulkhead binary), for the
+  /// thread and task levels.
+  public var hostExecutable: String?
+
+  public init(probePath: String? = nil, hostExecutable: String? = nil) {
+    self.probePath = probePath
+    self.hostExecutable = hostExecutable
   }
 
+  /// Starts `spec` at its level and returns once it runs (execve succeeded), or
+  /// throws the setup step that failed; nothing is left behind on failure.
+  /// Built-in workloads run through `bulkhead-probe` (process, container) or inside
+  /// one host process (thread, task). `recordNamespaces`: read the workload's
+  /// namespace ids before it runs (for the JSON status); eight readlinks that a
+  /// plain run can skip.
+  public func start(_ spec: Spec, recordNamespaces: Bool = true) throws(BulkheadError) -> Workload {
+    try spec.validate()
+    switch spec.level {
+    case .process, .container:
+      var effective = spec
+      if let text = spec.workloads.first {
+        let probe: String
+        if spec.level == .container {
+          probe = Self.probeInRootfs
+        } else if let probePath {
+          probe = probePath
+        } else {
+          throw BulkheadError(
+            code: .setupFailed, step: "bulkhead-probe", reason: "the probe was not found",
+            hint: "run Scripts/build and Scripts/rootfs, or set BULKHEAD_PROBE")
+        }
+        effective.command = [probe] + text.split(separator: " ").map(String.init)
+        effective.workloads = []
+      }
+      var workload = try start(LaunchPlan(spec: effective), recordNamespaces: recordNamespaces)
+      workload.executed = effective.command
+      return workload.with(spec: spec)
+    case .thread, .task:
+      return try startHost(spec, recordNamespaces: recordNamespaces)
+    }
+  }
+
+  /// The thread and task levels: one host process (this binary's `_host` entry)
+  /// runs every workload in its own address space and reports over a pipe.
+  func startHost(_ spec: Spec, recordNamespaces: Bool) throws(BulkheadError) -> Workload {
+    guard let hostExecutable else {
+      throw BulkheadError(
+        code: .setupFailed, step: "host process", reason: "no host executable known",
+        hint: "the thread and task levels run through the bulkhead binary")
+    }
+    let report = try FileDescriptor.pipe(step: "pipe2 (report)")
+    let host = Spec(
+      level: .process,
+      command: [hostExecutable, "_host", spec.level.rawValue, "\(report.write.rawValue)"] + spec.workloads,
+      namespaces: [], workingDirectory: spec.workingDirectory, environment: spec.environment,
+      passFDs: spec.passFDs + [report.write.rawValue], graceMilliseconds: spec.graceMilliseconds,
+      timeoutMilliseconds: spec.timeoutMilliseconds)
+    let workload: Workload
+    do {
+      workload = try start(LaunchPlan(spec: host), recordNamespaces: recordNamespaces)
+    } catch {
+      report.read.close()
+      report.write.close()
+      throw error
+    }
+    report.write.close()
+    var result = workload.with(spec: spec)
+    result.reportFD = report.read.rawValue
+    result.executed = host.command
+    return result
+  }
+
+  /// Starts a prepared plan (process or container level, a command).
   public func start(_ plan: LaunchPlan, recordNamespaces: Bool = true) throws(BulkheadError) -> Workload {
     let go = try FileDescriptor.pipe(step: "pipe2 (go)")
     let report: (read: FileDescriptor, write: FileDescriptor)

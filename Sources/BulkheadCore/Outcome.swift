@@ -28,6 +28,8 @@ public struct Outcome: Sendable, Equatable, Codable {
   public var systemCPUSeconds: Double
   /// ru_maxrss of the workload (its largest descendant waited for), in KiB.
   public var maxRSSKiB: Int
+  /// At the thread and task levels: what the host reported of each workload.
+  public var inProcess: [InProcessStatus] = []
 
   public init(
     termination: Termination, killedBy: KillReason? = nil, escalatedToKill: Bool = false,
@@ -48,6 +50,40 @@ public struct Outcome: Sendable, Equatable, Codable {
     switch termination {
     case .exited(let code): code
     case .signaled(let signal, _): 128 + signal
+    }
+  }
+}
+
+/// One workload inside a thread- or task-level host, as the host reported it.
+public struct InProcessStatus: Sendable, Equatable, Codable {
+  public var index: Int
+  public var name: String
+  public var started: Bool
+  /// The code it returned; nil when the host ended (or was killed) first.
+  public var returned: Int32?
+  /// Seconds from the spawn until the host reported the start / the return.
+  public var startedAfterSeconds: Double?
+  public var returnedAfterSeconds: Double?
+
+  public init(index: Int, name: String) {
+    self.index = index
+    self.name = name
+    self.started = false
+  }
+
+  /// Applies one report line ("start I NAME", "end I CODE") to `statuses`.
+  public static func apply(_ line: Substring, to statuses: inout [InProcessStatus], atSeconds: Double) {
+    let words = line.split(separator: " ")
+    guard words.count >= 3, let index = Int(words[1]), statuses.indices.contains(index) else { return }
+    switch words[0] {
+    case "start":
+      statuses[index].started = true
+      statuses[index].startedAfterSeconds = atSeconds
+    case "end":
+      statuses[index].returned = Int32(words[2])
+      statuses[index].returnedAfterSeconds = atSeconds
+    default:
+      break
     }
   }
 }

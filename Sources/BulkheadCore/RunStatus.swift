@@ -52,6 +52,12 @@ public struct RunStatus: Sendable, Codable, Equatable {
   public var maxRSSKiB: Int?
   /// "clone3" or "clone".
   public var spawnCall: String?
+  /// The argv bulkhead executed: the command, the probe, or the thread/task host.
+  public var executed: [String]?
+  /// SWIFT_BACKTRACE as given to built-in workloads ("enable=no"), nil for commands.
+  public var swiftBacktrace: String?
+  /// Thread and task levels: each workload as the host reported it.
+  public var workloads: [InProcessStatus]?
 
   public init(workload: Workload, outcome: Outcome, endedWall: UInt64, endedMono: UInt64) {
     spec = workload.spec
@@ -71,6 +77,9 @@ public struct RunStatus: Sendable, Codable, Equatable {
     systemCPUSeconds = outcome.systemCPUSeconds
     maxRSSKiB = outcome.maxRSSKiB
     spawnCall = workload.usedClone3 ? "clone3" : "clone"
+    executed = workload.executed
+    swiftBacktrace = workload.spec.environment.last { $0.name == "SWIFT_BACKTRACE" }?.value
+    workloads = outcome.inProcess.isEmpty ? nil : outcome.inProcess
     switch outcome.termination {
     case .exited(let code):
       self.outcome = Result(

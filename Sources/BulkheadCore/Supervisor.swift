@@ -45,13 +45,19 @@ public final class Supervisor {
     case signal = 2
     case grace = 3
     case timeout = 4
+    case report = 5
   }
 
   /// Waits until `workload` ends and returns how it ended. Closes its pidfd.
   public func wait(for workload: Workload, options: Options) throws(BulkheadError) -> Outcome {
-    defer { close(workload.pidfd) }
+    defer {
+      close(workload.pidfd)
+      if let fd = workload.reportFD { close(fd) }
+    }
     let loop = try EventLoop()
     try loop.add(workload.pidfd, token: Token.child.rawValue)
+    var reports = ReportReader(workload: workload)
+    if let fd = workload.reportFD { try loop.add(fd, token: Token.report.rawValue) }
     if options.forwardSignals, let signals {
       try loop.add(signals.fd, token: Token.signal.rawValue)
     }
@@ -83,12 +89,17 @@ public final class Supervisor {
           let termination: Termination =
             code == CLD_EXITED
             ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
-          return Outcome(
+          reports.drain()
+          var outcome = Outcome(
             termination: termination, killedBy: killedBy, escalatedToKill: escalated,
             forwardedSignal: forwarded,
             userCPUSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
             systemCPUSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
             maxRSSKiB: usage.ru_maxrss)
+          outcome.inProcess = reports.statuses
+          return outcome
+        case .report:
+          reports.drain()
         case .signal:
           for signal in signals?.drain() ?? [] {
             if escalating {
@@ -127,9 +138,44 @@ public final class Supervisor {
   /// namespace dies the kernel kills the rest), a process through its process
   /// group (it called setsid, so its pgid is its pid, held while it is unreaped).
   public static func kill(_ workload: Workload, _ signal: Int32) {
-    if workload.spec.level == .process {
+    if workload.spec.level != .container {
       if Glibc.kill(-workload.pid, signal) == 0 { return }
     }
     _ = bh_pidfd_send_signal(workload.pidfd, signal)
+  }
+}
+
+/// Reads the host's report lines as they come (non-blocking), so the host never
+/// blocks on a full pipe, and keeps each workload's status.
+struct ReportReader {
+  let fd: Int32?
+  let start: UInt64
+  var pending: [UInt8] = []
+  var statuses: [InProcessStatus]
+
+  init(workload: Workload) {
+    fd = workload.reportFD
+    start = workload.startedAtMonotonicNanoseconds
+    statuses = workload.reportFD == nil ? [] : workload.spec.workloads.enumerated().map { index, text in
+      InProcessStatus(index: index, name: String(text.split(separator: " ").first ?? ""))
+    }
+    if let fd { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+  }
+
+  mutating func drain() {
+    guard let fd else { return }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      pending.append(contentsOf: buffer[0..<n])
+    }
+    let now = Double(monotonicNanoseconds() - start) / 1e9
+    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+      let line = String(decoding: pending[..<newline], as: UTF8.self)
+      pending.removeSubrange(...newline)
+      InProcessStatus.apply(Substring(line), to: &statuses, atSeconds: now)
+    }
   }
 }

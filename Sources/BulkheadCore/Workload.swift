@@ -17,4 +17,21 @@ public struct Workload: Sendable {
   public let execedAtMonotonicNanoseconds: UInt64
   /// Whether clone3 was used (false: the clone fallback).
   public let usedClone3: Bool
+  /// The read end of the host's report pipe (thread and task levels), else nil.
+  public var reportFD: Int32? = nil
+  /// The argv that was executed (the probe or the host for built-in workloads).
+  public var executed: [String] = []
+}
+
+extension Workload {
+  /// The same workload, reported under `spec` (the user's, not the probe's or host's).
+  func with(spec: Spec) -> Workload {
+    var copy = Workload(
+      spec: spec, pid: pid, pidfd: pidfd, namespaces: namespaces, startedAtWallNanoseconds: startedAtWallNanoseconds,
+      startedAtMonotonicNanoseconds: startedAtMonotonicNanoseconds,
+      execedAtMonotonicNanoseconds: execedAtMonotonicNanoseconds, usedClone3: usedClone3)
+    copy.reportFD = reportFD
+    copy.executed = executed
+    return copy
+  }
 }

@@ -7,6 +7,32 @@ extension Spec {
   /// Checks the spec as a whole: every field alone, and fields against each other.
   /// Nothing here touches the system; existence of paths is checked by the launcher.
   public func validate() throws(BulkheadError) {
+    if !workloads.isEmpty {
+      try validateWorkloads()
+    } else {
+      try validateCommand()
+    }
+    try validateCommon()
+  }
+
+  private func validateWorkloads() throws(BulkheadError) {
+    if !command.isEmpty {
+      throw .invalidSpec(
+        field: "--workload", value: workloads.first, reason: "conflicts with a command",
+        hint: "give either --workload NAME or a command after --")
+    }
+    if workloads.count > 1 && level.runsCommands {
+      throw .invalidSpec(
+        field: "--workload", value: workloads.joined(separator: ", "),
+        reason: "several workloads share one host only at the thread and task levels",
+        hint: "run one bulkhead per workload at the \(level.rawValue) level")
+    }
+    for text in workloads where text.split(separator: " ").isEmpty {
+      throw .invalidSpec(field: "--workload", value: text, reason: "empty workload")
+    }
+  }
+
+  private func validateCommand() throws(BulkheadError) {
     guard let executable = command.first else {
       throw .invalidSpec(
         field: "command", value: nil, reason: "no command given",
@@ -18,6 +44,9 @@ extension Spec {
     for arg in command where arg.utf8.contains(0) {
       throw .invalidSpec(field: "command", value: arg, reason: "an argument contains a NUL byte")
     }
+  }
+
+  private func validateCommon() throws(BulkheadError) {
     for variable in environment {
       if variable.name.isEmpty || variable.name.contains("=") || variable.name.utf8.contains(0)
         || variable.value.utf8.contains(0)
@@ -45,10 +74,16 @@ extension Spec {
     }
     switch level {
     case .task, .thread:
-      throw .invalidSpec(
-        field: "--level", value: level.rawValue,
-        reason: "the \(level.rawValue) level runs built-in workloads, not commands",
-        hint: "use --level process or --level container")
+      if workloads.isEmpty {
+        throw .invalidSpec(
+          field: "--level", value: level.rawValue,
+          reason: "the \(level.rawValue) level runs built-in workloads, not commands",
+          hint: "name one with --workload (e.g. --workload heartbeat), or use --level process")
+      }
+      if !namespaces.isEmpty || rootfs != nil || !mounts.isEmpty {
+        throw .invalidSpec(
+          field: "--level", value: level.rawValue, reason: "namespaces and mounts apply to the container level only")
+      }
     case .process:
       try validateProcessLevel()
     case .container:

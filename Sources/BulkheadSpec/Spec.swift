@@ -3,7 +3,11 @@
 public struct Spec: Sendable, Codable, Equatable {
   public var level: IsolationLevel
   /// argv of the workload. `command[0]` is searched in the sandbox's PATH when it has no '/'.
+  /// Empty when `workloads` names built-in workloads instead.
   public var command: [String]
+  /// Built-in workloads ("NAME ARGS..."), run by `bulkhead-probe` at the process and
+  /// container levels and inside one host process at the thread and task levels.
+  public var workloads: [String]
   /// The namespaces to create (container level); every other kind is shared with the host.
   public var namespaces: Set<NamespaceKind>
   /// The root filesystem (container level): an absolute host path.
@@ -25,6 +29,7 @@ public struct Spec: Sendable, Codable, Equatable {
   public init(
     level: IsolationLevel = .container,
     command: [String],
+    workloads: [String] = [],
     namespaces: Set<NamespaceKind>? = nil,
     rootfs: String? = nil,
     readOnlyRoot: Bool = true,
@@ -38,6 +43,7 @@ public struct Spec: Sendable, Codable, Equatable {
   ) {
     self.level = level
     self.command = command
+    self.workloads = workloads
     self.namespaces = namespaces ?? (level == .container ? NamespaceKind.containerDefault : [])
     self.rootfs = rootfs
     self.readOnlyRoot = readOnlyRoot
@@ -53,7 +59,7 @@ public struct Spec: Sendable, Codable, Equatable {
 
 extension Spec {
   enum CodingKeys: String, CodingKey {
-    case level, command, namespaces, rootfs, readOnlyRoot, hostname, workingDirectory, mounts, environment
+    case level, command, workloads, namespaces, rootfs, readOnlyRoot, hostname, workingDirectory, mounts, environment
     case passFDs, graceMilliseconds, timeoutMilliseconds
   }
 
@@ -63,6 +69,7 @@ extension Spec {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(level, forKey: .level)
     try c.encode(command, forKey: .command)
+    try c.encode(workloads, forKey: .workloads)
     try c.encode(namespaces.sorted(), forKey: .namespaces)
     try c.encodeIfPresent(rootfs, forKey: .rootfs)
     try c.encode(readOnlyRoot, forKey: .readOnlyRoot)

@@ -23,4 +23,13 @@ long bhw_orphan(unsigned seconds);
 long bhw_syscall6(long number, long a, long b, long c, long d, long e, long f);
 /// errno after a failed libc call.
 int bhw_errno(void);
+
+
+/// One harmless attempt at a privileged system call, by name. Each uses an argument
+/// the kernel rejects only *after* its permission check (a bad magic number, an
+/// unknown filesystem type, invalid flags), so EPERM means "denied" and the other
+/// errno means "the permission check passed", without changing the system.
+/// Returns the result or -errno; *known is 0 for an unknown name. *note says which
+/// errno means "allowed" for this call.
+long bhw_try_named(const char *name, long arg, int *known, const char **allowed_note);
 #endif

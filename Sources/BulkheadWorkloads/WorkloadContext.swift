@@ -1,0 +1,28 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Where a workload runs and where its lines go.
+public struct WorkloadContext: Sendable {
+  /// "task", "thread", "process" or "container": the level it was started at.
+  public var level: String
+  /// Its index among the workloads of one host (0 outside a host).
+  public var index: Int
+  /// The descriptor its lines are written to (stdout).
+  public var outputFD: Int32
+
+  public init(level: String, index: Int = 0, outputFD: Int32 = 1) {
+    self.level = level
+    self.index = index
+    self.outputFD = outputFD
+  }
+
+  /// Writes one line with a single write(2), so lines of sibling workloads do not interleave.
+  public func emit(_ line: String) {
+    var bytes = Array(line.utf8)
+    bytes.append(UInt8(ascii: "\n"))
+    _ = bytes.withUnsafeBytes { write(outputFD, $0.baseAddress, $0.count) }
+  }
+}

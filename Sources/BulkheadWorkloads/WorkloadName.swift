@@ -1,0 +1,72 @@
+/// The built-in workloads: one implementation each, runnable at every level.
+public enum WorkloadName: String, Sendable, CaseIterable, Codable {
+  // Faults.
+  case segv
+  case abort
+  case trap
+  case fpe
+  case stackOverflow = "stack-overflow"
+  case oom
+  case forkBomb = "fork-bomb"
+  case fdExhaust = "fd-exhaust"
+  case busyHang = "busy-hang"
+  case blockHang = "block-hang"
+  case exit
+  case orphan
+  // Helpers.
+  case heartbeat
+  case echo
+  case inspect
+  case trySyscall = "try-syscall"
+
+  /// Whether this is a fault the crash lab injects (as opposed to a helper).
+  public var isFault: Bool {
+    switch self {
+    case .heartbeat, .echo, .inspect, .trySyscall: false
+    default: true
+    }
+  }
+
+  /// One line for `--list` and help.
+  public var summary: String {
+    switch self {
+    case .segv: "write through a null pointer (SIGSEGV)"
+    case .abort: "call abort() (SIGABRT)"
+    case .trap: "fail a Swift precondition (SIGILL on x86_64, SIGTRAP on aarch64)"
+    case .fpe: "divide an integer by zero (SIGFPE on x86_64; aarch64 has no such trap)"
+    case .stackOverflow: "recurse until the stack's guard page (SIGSEGV)"
+    case .oom: "[SIZE] allocate and touch memory until stopped, or until SIZE (e.g. 512M)"
+    case .forkBomb: "[MAX] fork until fork fails, or MAX processes; then they all wait"
+    case .fdExhaust: "[SECONDS] open descriptors until EMFILE, hold them (forever by default)"
+    case .busyHang: "spin on the CPU forever"
+    case .blockHang: "block in a system call forever"
+    case .exit: "N: call exit(N) (at the thread and task levels this ends the host process)"
+    case .orphan: "[SECONDS] daemonise a grandchild (fork, setsid, fork) that sleeps (600 s)"
+    case .heartbeat: "[INTERVAL_MS] [COUNT] print 'alive N' every interval (100 ms, forever)"
+    case .echo: "copy stdin to stdout until EOF (an IPC peer)"
+    case .inspect: "print what the workload sees, as one JSON object"
+    case .trySyscall: "NAME|NUMBER [ARGS] attempt one system call and report the errno"
+    }
+  }
+}
+
+/// A workload and its arguments, as written after `--workload` ("heartbeat 50 10").
+public struct WorkloadInvocation: Sendable, Equatable, Codable {
+  public var name: WorkloadName
+  public var arguments: [String]
+
+  public init(name: WorkloadName, arguments: [String] = []) {
+    self.name = name
+    self.arguments = arguments
+  }
+
+  /// Parses "NAME ARGS..." split on spaces; nil for an unknown name.
+  public init?(parsing text: String) {
+    let words = text.split(separator: " ").map(String.init)
+    guard let first = words.first, let name = WorkloadName(rawValue: first) else { return nil }
+    self.init(name: name, arguments: Array(words.dropFirst()))
+  }
+
+  /// "NAME ARGS..." again.
+  public var text: String { ([name.rawValue] + arguments).joined(separator: " ") }
+}
