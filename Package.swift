@@ -36,6 +36,7 @@ let package = Package(
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
+    .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore"]),
     .testTarget(
       name: "BulkheadCLITests",
       dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore", "CBulkhead"]),

@@ -157,7 +157,7 @@ struct ReportReader {
     fd = workload.reportFD
     start = workload.startedAtMonotonicNanoseconds
     statuses = workload.reportFD == nil ? [] : workload.spec.workloads.enumerated().map { index, text in
-      InProcessStatus(index: index, name: String(text.split(separator: " ").first ?? ""))
+      InProcessStatus(index: index, name: String(text.split(separator: " ").first { !$0.hasPrefix("after=") } ?? ""))
     }
     if let fd { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
   }

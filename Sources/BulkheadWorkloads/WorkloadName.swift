@@ -50,23 +50,38 @@ public enum WorkloadName: String, Sendable, CaseIterable, Codable {
   }
 }
 
-/// A workload and its arguments, as written after `--workload` ("heartbeat 50 10").
+/// A workload and its arguments, as written after `--workload`: `heartbeat 50 10`,
+/// or with a delay before it starts, `after=200 segv` (a fault fired after its
+/// siblings are under way).
 public struct WorkloadInvocation: Sendable, Equatable, Codable {
   public var name: WorkloadName
   public var arguments: [String]
+  /// Milliseconds to wait before the workload runs.
+  public var delayMilliseconds: Int
 
-  public init(name: WorkloadName, arguments: [String] = []) {
+  public init(name: WorkloadName, arguments: [String] = [], delayMilliseconds: Int = 0) {
     self.name = name
     self.arguments = arguments
+    self.delayMilliseconds = delayMilliseconds
   }
 
-  /// Parses "NAME ARGS..." split on spaces; nil for an unknown name.
+  /// Parses "[after=MS] NAME ARGS..." split on spaces; nil for an unknown name or a
+  /// bad delay.
   public init?(parsing text: String) {
-    let words = text.split(separator: " ").map(String.init)
+    var words = text.split(separator: " ").map(String.init)
+    var delay = 0
+    if let first = words.first, first.hasPrefix("after=") {
+      guard let ms = Int(first.dropFirst(6)), ms >= 0, ms <= 86_400_000 else { return nil }
+      delay = ms
+      words.removeFirst()
+    }
     guard let first = words.first, let name = WorkloadName(rawValue: first) else { return nil }
-    self.init(name: name, arguments: Array(words.dropFirst()))
+    self.init(name: name, arguments: Array(words.dropFirst()), delayMilliseconds: delay)
   }
 
-  /// "NAME ARGS..." again.
-  public var text: String { ([name.rawValue] + arguments).joined(separator: " ") }
+  /// The text again, as parsed.
+  public var text: String {
+    ((delayMilliseconds > 0 ? ["after=\(delayMilliseconds)"] : []) + [name.rawValue] + arguments)
+      .joined(separator: " ")
+  }
 }

@@ -11,6 +11,7 @@ import CWorkloads
 public enum Workloads {
   /// Runs `invocation` on the calling thread and returns its exit code, if it returns.
   public static func run(_ invocation: WorkloadInvocation, context: WorkloadContext) -> Int32 {
+    if invocation.delayMilliseconds > 0 { sleepMilliseconds(invocation.delayMilliseconds) }
     let args = invocation.arguments
     switch invocation.name {
     case .segv:
@@ -75,6 +76,11 @@ public enum Workloads {
   /// awaits (Task.sleep); every other workload runs its blocking code on the
   /// cooperative thread it was given, as blocking code in an async task does.
   public static func runAsync(_ invocation: WorkloadInvocation, context: WorkloadContext) async -> Int32 {
+    var invocation = invocation
+    if invocation.delayMilliseconds > 0 {
+      try? await Task.sleep(for: .milliseconds(invocation.delayMilliseconds))
+      invocation.delayMilliseconds = 0
+    }
     guard invocation.name == .heartbeat else { return run(invocation, context: context) }
     let (interval, count) = heartbeatArguments(invocation.arguments)
     var beat = 0

@@ -18,7 +18,7 @@ if arguments.isEmpty || arguments[0] == "--help" || arguments[0] == "-h" || argu
   }
   exit(arguments.isEmpty ? 2 : 0)
 }
-guard let name = WorkloadName(rawValue: arguments[0]) else {
+guard let invocation = WorkloadInvocation(parsing: arguments.joined(separator: " ")) else {
   let err = WorkloadContext(level: "process", outputFD: 2)
   err.emit("bulkhead-probe: unknown workload '\(arguments[0])'; see bulkhead-probe --list")
   exit(2)
@@ -26,7 +26,7 @@ guard let name = WorkloadName(rawValue: arguments[0]) else {
 // The level is what the supervisor says it is; the probe cannot tell a container
 // from a process by itself (inspect reports what it sees instead).
 let level = getenv("BULKHEAD_LEVEL").map { String(cString: $0) } ?? "process"
-exit(Workloads.run(WorkloadInvocation(name: name, arguments: Array(arguments.dropFirst())), context: WorkloadContext(level: level)))
+exit(Workloads.run(invocation, context: WorkloadContext(level: level)))
 
 extension String {
   func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }

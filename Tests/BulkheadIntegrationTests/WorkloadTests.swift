@@ -56,7 +56,7 @@ struct WorkloadTests {
 
   @Test(arguments: ["thread", "task"])
   func aFaultingThreadOrTaskTakesItsSiblingsAndTheHostDown(level: String) throws {
-    let (r, status) = try Harness.workload(level, ["heartbeat 20", "segv"])
+    let (r, status) = try Harness.workload(level, ["heartbeat 20", "after=150 segv"])
     #expect(r.status == 139)
     #expect(r.stderr.contains("host process died with SIGSEGV"))
     let workloads = try #require(status["workloads"] as? [[String: Any]])
@@ -101,6 +101,7 @@ struct WorkloadTests {
     let cap = Int.random(in: 20...39)
     let (r, _) = try Harness.workload(level, ["fork-bomb \(cap)"], extra: ["--timeout", "1s", "--grace", "100ms"])
     #expect(r.stdout.contains("fork-bomb: \(cap) processes (the cap)"), "\(r.stdout)")
+    #expect(r.stderr.contains("killed(timeout)"))
     #expect(Harness.waitUntilGone("fork-bomb \(cap)").isEmpty)
   }
 
@@ -152,9 +153,17 @@ struct WorkloadTests {
     #expect((seen["openDescriptors"] as? [Int]) == [0, 1, 2])
   }
 
+  @Test func aDelayedWorkloadStartsLater() throws {
+    let start = Date()
+    let (r, _) = try Harness.workload("thread", ["after=300 exit 4"])
+    #expect(r.status == 4)
+    #expect(Date().timeIntervalSince(start) >= 0.3)
+  }
+
   @Test func badWorkloadRequestsAreUsageErrors() throws {
     for arguments in [
       ["run", "--workload", "no-such-workload"], ["run", "--level", "thread", "--", "true"],
+      ["run", "--level", "thread", "--workload", "after=x segv"],
       ["run", "--workload", "segv", "--", "true"], ["run", "--level", "process", "--workload", "segv", "--workload", "abort"],
     ] {
       let r = try Harness.run(arguments)
