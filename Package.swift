@@ -26,8 +26,10 @@ let package = Package(
     .target(name: "BulkheadWorkloads", dependencies: ["CWorkloads"]),
     .executableTarget(name: "bulkhead-probe", dependencies: ["BulkheadWorkloads"]),
     .target(name: "BulkheadSpec"),
-    .target(name: "BulkheadSystem", dependencies: ["CBulkhead", "BulkheadSpec"]),
-    .target(name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem"]),
+    .systemLibrary(name: "CCap", providers: [.apt(["libcap-dev"])]),
+    .target(name: "BulkheadSystem", dependencies: ["CBulkhead", "BulkheadSpec", "CCap"]),
+    .target(
+      name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem"]),
     .target(
       name: "BulkheadCLI",
       dependencies: [

@@ -32,9 +32,9 @@ public enum FastRunParser {
         name = name[..<eq]
       }
       switch name {
-      case "rw", "keep-env":
+      case "rw", "keep-env", "userns":
         guard inlineValue == nil else { return nil }
-        if name == "rw" { flags.rw = true } else { flags.keepEnv = true }
+        if name == "rw" { flags.rw = true } else if name == "userns" { flags.userns = true } else { flags.keepEnv = true }
         i += 1
         continue
       default:
@@ -68,6 +68,11 @@ public enum FastRunParser {
       case "timeout": flags.timeout = value
       case "json-status": jsonStatus = value
       case "workload": flags.workload.append(value)
+      case "seccomp": flags.seccomp = value
+      case "cap-add": flags.capAdd.append(value)
+      case "cap-drop": flags.capDrop.append(value)
+      case "user": flags.user = value
+      case "rlimit": flags.rlimit.append(value)
       default: return nil
       }
     }

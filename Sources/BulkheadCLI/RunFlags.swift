@@ -2,6 +2,7 @@
   import Glibc
 #endif
 import BulkheadSpec
+import BulkheadSystem
 import BulkheadWorkloads
 
 /// The values of the run flags, plain: what both the ArgumentParser definition
@@ -22,12 +23,19 @@ public struct RunFlags: Sendable, Equatable {
   public var grace: String = "1s"
   public var timeout: String? = nil
   public var workload: [String] = []
+  public var seccomp: String? = nil
+  public var capAdd: [String] = []
+  public var capDrop: [String] = []
+  public var user: String? = nil
+  public var rlimit: [String] = []
+  public var userns = false
 
   public init(
     level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
     bind: [String] = [], tmpfs: [String] = [], hostname: String? = nil, cwd: String? = nil, env: [String] = [],
     keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil,
-    workload: [String] = []
+    workload: [String] = [], seccomp: String? = nil, capAdd: [String] = [], capDrop: [String] = [],
+    user: String? = nil, rlimit: [String] = [], userns: Bool = false
   ) {
     self.level = level
     self.share = share
@@ -43,6 +51,12 @@ public struct RunFlags: Sendable, Equatable {
     self.grace = grace
     self.timeout = timeout
     self.workload = workload
+    self.seccomp = seccomp
+    self.capAdd = capAdd
+    self.capDrop = capDrop
+    self.user = user
+    self.rlimit = rlimit
+    self.userns = userns
   }
 
   /// Builds and validates the spec. `hostEnvironment` and `defaultRootfs` come in as
@@ -136,6 +150,19 @@ public struct RunFlags: Sendable, Equatable {
           hint: "pass --rootfs DIR, set BULKHEAD_ROOTFS, or run Scripts/rootfs in the project")
       }
     }
+    var rlimits: [ResourceLimit] = []
+    for text in rlimit { rlimits.append(try ResourceLimit(parsing: text)) }
+    // Names are checked here, so that a typo is a usage error and not a setup failure.
+    _ = try Capabilities.resolve(base: [], add: capAdd, drop: capDrop)
+    if let seccomp, seccomp != "default", seccomp != "unconfined", !seccomp.contains("/"), !seccomp.hasSuffix(".json") {
+      throw .invalidSpec(
+        field: "--seccomp", value: seccomp, reason: "not a profile name or a file",
+        hint: "use default, unconfined, or the path of an OCI or Docker JSON profile")
+    }
+    let confinement = Confinement(
+      seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: try user.map { text throws(BulkheadError) in
+        try UserIdentity(parsing: text)
+      }, rlimits: rlimits, userNamespace: userns)
     let spec = Spec(
       level: level, command: command, workloads: workload,
       namespaces: level == .container ? NamespaceKind.containerDefault.subtracting(shared) : [],
@@ -144,7 +171,7 @@ public struct RunFlags: Sendable, Equatable {
       graceMilliseconds: try parseDurationMilliseconds(grace, field: "--grace"),
       timeoutMilliseconds: try timeout.map { text throws(BulkheadError) in
         try parseDurationMilliseconds(text, field: "--timeout")
-      })
+      }, confinement: confinement)
     try spec.validate()
     return spec
   }

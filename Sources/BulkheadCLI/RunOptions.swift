@@ -53,13 +53,32 @@ public struct RunOptions: ParsableArguments {
       valueName: "workload"))
   public var workload: [String] = []
 
+  @Option(help: ArgumentHelp("seccomp profile: default (in a container), unconfined (for a process), or an OCI/Docker JSON file.", valueName: "profile"))
+  public var seccomp: String?
+
+  @Option(help: ArgumentHelp("Add a capability (net_admin, CAP_SYS_PTRACE, all). Repeatable.", valueName: "cap"))
+  public var capAdd: [String] = []
+
+  @Option(help: ArgumentHelp("Drop a capability (or all). Repeatable.", valueName: "cap"))
+  public var capDrop: [String] = []
+
+  @Option(help: ArgumentHelp("Run as this uid (and gid) inside.", valueName: "uid[:gid]"))
+  public var user: String?
+
+  @Option(help: ArgumentHelp("A resource limit: as, core, cpu, data, fsize, memlock, nofile, nproc, stack. Repeatable.", valueName: "name=soft[:hard]"))
+  public var rlimit: [String] = []
+
+  @Flag(help: "Map root inside to an unprivileged host range through a user namespace (automatic when not root).")
+  public var userns = false
+
   public init() {}
 
   /// The parsed values, as the plain `RunFlags` that `makeSpec` maps.
   public var flags: RunFlags {
     RunFlags(
       level: level, share: share, rootfs: rootfs, rw: rw, bind: bind, tmpfs: tmpfs, hostname: hostname, cwd: cwd,
-      env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout, workload: workload)
+      env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout, workload: workload,
+      seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: user, rlimit: rlimit, userns: userns)
   }
 
   /// Builds and validates the spec (see `RunFlags.makeSpec`).

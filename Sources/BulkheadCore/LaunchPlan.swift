@@ -26,6 +26,11 @@ public final class LaunchPlan {
   private let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
   private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
   private let keepFDs: UnsafeMutablePointer<Int32>
+  private let rlimitsBuffer: UnsafeMutablePointer<bh_rlimit>
+  /// The capabilities kept (nil: left as they are), for reports.
+  public private(set) var keptCapabilities: UInt64?
+  /// The user namespace's id maps, when one is created.
+  public private(set) var userMap: UserNamespaceMap?
   /// The config handed to `bh_spawn`; stable address for the child's lifetime.
   public let config: UnsafeMutablePointer<bh_child_config>
 
@@ -36,8 +41,9 @@ public final class LaunchPlan {
     try spec.validate()
     self.spec = spec
     var namespaces = spec.level == .container ? spec.namespaces : []
-    if spec.level == .container && !isRoot { namespaces.insert(.user) }
+    if spec.level == .container && (!isRoot || spec.confinement.userNamespace) { namespaces.insert(.user) }
     self.namespaces = namespaces
+    let limits = try Self.resourceLimits(spec.confinement.rlimits)
 
     if spec.level == .container, let rootfs = spec.rootfs {
       self.rootfs = try Self.resolveRootfs(rootfs)
@@ -54,6 +60,8 @@ public final class LaunchPlan {
     argv = .allocate(capacity: spec.command.count + 1)
     envp = .allocate(capacity: spec.environment.count + 1)
     keepFDs = .allocate(capacity: max(spec.passFDs.count, 1))
+    rlimitsBuffer = .allocate(capacity: max(limits.count, 1))
+    for (i, limit) in limits.enumerated() { rlimitsBuffer[i] = limit }
     config = .allocate(capacity: 1)
     config.initialize(to: bh_child_config())
 
@@ -81,6 +89,38 @@ public final class LaunchPlan {
       flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
       if spec.readOnlyRoot { flags |= Int32(BH_CHILD_READONLY_ROOT) }
     }
+    let confinement = spec.confinement
+    if spec.level == .container || confinement.isExplicit {
+      flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
+    }
+    // Capabilities: Docker's default set in a container, everything at the process
+    // level; --cap-add/--cap-drop change either.
+    if spec.level == .container || !confinement.capAdd.isEmpty || !confinement.capDrop.isEmpty {
+      let base = spec.level == .container ? Capabilities.dockerDefault : ["all"]
+      let keep = try Capabilities.resolve(base: base, add: confinement.capAdd, drop: confinement.capDrop)
+      keptCapabilities = keep
+      flags |= Int32(BH_CHILD_CAPS)
+      config.pointee.cap_keep = keep
+      config.pointee.cap_last = Capabilities.lastCapability
+    }
+    if let user = confinement.user {
+      flags |= Int32(BH_CHILD_SET_IDS)
+      config.pointee.uid = user.uid
+      config.pointee.gid = user.gid
+    }
+    if namespaces.contains(.user) {
+      let map = isRoot ? UserNamespaceMap.unprivilegedRange() : UserNamespaceMap.rootless
+      userMap = map
+      if let user = confinement.user, !map.maps(uid: user.uid, gid: user.gid) {
+        throw .invalidSpec(
+          field: "--user", value: "\(user.uid):\(user.gid)", reason: "not mapped in the user namespace",
+          hint: "inside a rootless user namespace only uid 0 exists")
+      }
+      if !map.denySetgroups { flags |= Int32(BH_CHILD_SETGROUPS) }
+      if isRoot { flags |= Int32(BH_CHILD_BECOME_ROOT) }
+    } else if confinement.user != nil {
+      flags |= Int32(BH_CHILD_SETGROUPS)
+    }
 
     let path = spec.environment.last(where: { $0.name == "PATH" })?.value ?? Spec.defaultPath
     config.pointee.file = UnsafePointer(own(spec.command[0]))
@@ -93,8 +133,8 @@ public final class LaunchPlan {
     config.pointee.cwd = cwd.map { UnsafePointer(own($0)) }
     config.pointee.ops = UnsafePointer(opsBuffer)
     config.pointee.op_count = mountPlan.count
-    config.pointee.rlimits = nil
-    config.pointee.rlimit_count = 0
+    config.pointee.rlimits = UnsafePointer(rlimitsBuffer)
+    config.pointee.rlimit_count = limits.count
     config.pointee.keep_fds = UnsafePointer(keepFDs)
     config.pointee.keep_fd_count = spec.passFDs.count
     config.pointee.flags = flags
@@ -114,6 +154,7 @@ public final class LaunchPlan {
     argv.deallocate()
     envp.deallocate()
     keepFDs.deallocate()
+    rlimitsBuffer.deallocate()
     config.deallocate()
   }
 
@@ -121,6 +162,41 @@ public final class LaunchPlan {
     let p = strdup(s)!
     strings.append(p)
     return p
+  }
+
+  /// Resource limits for the child, with `core=0` unless given. A hard limit above
+  /// the current one needs CAP_SYS_RESOURCE: refused here, before anything starts.
+  static func resourceLimits(_ requested: [ResourceLimit]) throws(BulkheadError) -> [bh_rlimit] {
+    var all = requested
+    if !all.contains(where: { $0.name == "core" }) { all.append(ResourceLimit(name: "core", soft: 0, hard: 0)) }
+    let resources: [String: Int32] = [
+      "as": Int32(RLIMIT_AS.rawValue), "core": Int32(RLIMIT_CORE.rawValue), "cpu": Int32(RLIMIT_CPU.rawValue),
+      "data": Int32(RLIMIT_DATA.rawValue), "fsize": Int32(RLIMIT_FSIZE.rawValue),
+      // RLIMIT_MEMLOCK and RLIMIT_NPROC are not imported; 8 and 6 on x86_64 and aarch64.
+      "memlock": 8, "nofile": Int32(RLIMIT_NOFILE.rawValue), "nproc": 6, "stack": Int32(RLIMIT_STACK.rawValue),
+    ]
+    var out: [bh_rlimit] = []
+    for limit in all {
+      guard let resource = resources[limit.name] else {
+        throw .invalidSpec(field: "--rlimit", value: limit.name, reason: "unknown resource limit")
+      }
+      var current = rlimit()
+      getrlimit(__rlimit_resource_t(UInt32(resource)), &current)
+      let soft = limit.soft.map { rlim_t($0) } ?? rlim_t.max
+      let hard = limit.hard.map { rlim_t($0) } ?? rlim_t.max
+      if hard > current.rlim_max && !Capabilities.effectiveContains("CAP_SYS_RESOURCE") {
+        let now = current.rlim_max == rlim_t.max ? "unlimited" : "\(current.rlim_max)"
+        throw BulkheadError(
+          code: .unsupported, step: "--rlimit", value: "\(limit.name)",
+          reason: "cannot raise the hard limit above \(now) without CAP_SYS_RESOURCE",
+          errno: EPERM, hint: "ask for at most \(now), or run where bulkhead has CAP_SYS_RESOURCE")
+      }
+      var entry = bh_rlimit()
+      entry.resource = resource
+      entry.limit = rlimit(rlim_cur: soft, rlim_max: hard)
+      out.append(entry)
+    }
+    return out
   }
 
   /// The mount operation's description for an error at `index` of the plan.

@@ -138,8 +138,8 @@ public struct Launcher: Sendable {
     }
 
     let namespaces = recordNamespaces ? NamespaceKind.inodes(of: spawned.pid) : [:]
-    if plan.namespaces.contains(.user) {
-      do { try UserNamespaceMap.rootless.write(to: spawned.pid) } catch { throw abandon(error) }
+    if let map = plan.userMap {
+      do { try map.write(to: spawned.pid) } catch { throw abandon(error) }
     }
     var byte: UInt8 = 1
     if write(go.write.rawValue, &byte, 1) != 1 {

@@ -61,6 +61,18 @@ extension Spec {
     if let timeoutMilliseconds, timeoutMilliseconds <= 0 {
       throw .invalidSpec(field: "--timeout", value: "\(timeoutMilliseconds)ms", reason: "must be positive")
     }
+    var limits = Set<String>()
+    for limit in confinement.rlimits where !limits.insert(limit.name).inserted {
+      throw .invalidSpec(field: "--rlimit", value: limit.name, reason: "given twice")
+    }
+    if confinement.userNamespace && level != .container {
+      throw .invalidSpec(
+        field: "--userns", value: nil, reason: "applies to the container level only",
+        hint: "drop --userns or use --level container")
+    }
+    if let seccomp = confinement.seccomp, seccomp.isEmpty {
+      throw .invalidSpec(field: "--seccomp", value: seccomp, reason: "empty", hint: "default, unconfined or a file")
+    }
     var seen = Set<Int32>()
     for fd in passFDs {
       if fd < 3 {

@@ -25,6 +25,8 @@ public struct Spec: Sendable, Codable, Equatable {
   public var graceMilliseconds: Int
   /// Wall-clock limit; nil: none.
   public var timeoutMilliseconds: Int?
+  /// seccomp, capabilities, identity, rlimits, user namespace.
+  public var confinement: Confinement
 
   public init(
     level: IsolationLevel = .container,
@@ -39,7 +41,8 @@ public struct Spec: Sendable, Codable, Equatable {
     environment: [EnvironmentVariable] = [],
     passFDs: [Int32] = [],
     graceMilliseconds: Int = 1000,
-    timeoutMilliseconds: Int? = nil
+    timeoutMilliseconds: Int? = nil,
+    confinement: Confinement = Confinement()
   ) {
     self.level = level
     self.command = command
@@ -54,13 +57,14 @@ public struct Spec: Sendable, Codable, Equatable {
     self.passFDs = passFDs
     self.graceMilliseconds = graceMilliseconds
     self.timeoutMilliseconds = timeoutMilliseconds
+    self.confinement = confinement
   }
 }
 
 extension Spec {
   enum CodingKeys: String, CodingKey {
     case level, command, workloads, namespaces, rootfs, readOnlyRoot, hostname, workingDirectory, mounts, environment
-    case passFDs, graceMilliseconds, timeoutMilliseconds
+    case passFDs, graceMilliseconds, timeoutMilliseconds, confinement
   }
 
   /// Encodes like the synthesized form, with `namespaces` sorted so that the
@@ -80,6 +84,7 @@ extension Spec {
     try c.encode(passFDs, forKey: .passFDs)
     try c.encode(graceMilliseconds, forKey: .graceMilliseconds)
     try c.encodeIfPresent(timeoutMilliseconds, forKey: .timeoutMilliseconds)
+    try c.encode(confinement, forKey: .confinement)
   }
 }
 

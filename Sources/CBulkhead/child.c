@@ -10,7 +10,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -237,6 +240,54 @@ static void bh_close_fds(const bh_child_config *c) {
   }
 }
 
+/// Capabilities and identity, in the order that keeps each step possible: the
+/// bounding set first (needs CAP_SETPCAP), then groups, gid, uid (raw syscalls:
+/// glibc's setuid would broadcast to threads we do not have), then the sets.
+static void bh_credentials(const bh_child_config *c) {
+  long r;
+  if (c->flags & BH_CHILD_CAPS) {
+    for (int cap = 0; cap <= c->cap_last && cap < 64; cap++) {
+      if (c->cap_keep & (1ULL << cap)) continue;
+      r = bh_raw2(__NR_prctl, PR_CAPBSET_DROP, cap);
+      if (r < 0 && r != -EINVAL) bh_fail(c, BH_STEP_CAPBSET, r, cap);
+    }
+  }
+  if (c->flags & BH_CHILD_SET_IDS) {
+    if (c->flags & BH_CHILD_SETGROUPS) {
+      r = bh_raw2(__NR_setgroups, 0, 0);
+      if (r < 0) bh_fail(c, BH_STEP_SETGROUPS, r, 0);
+    }
+    r = bh_raw3(__NR_setresgid, c->gid, c->gid, c->gid);
+    if (r < 0) bh_fail(c, BH_STEP_SETGID, r, (int)c->gid);
+    r = bh_raw3(__NR_setresuid, c->uid, c->uid, c->uid);
+    if (r < 0) bh_fail(c, BH_STEP_SETUID, r, (int)c->uid);
+    // A change of credentials clears the parent-death signal: set it again.
+    r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 1);
+  }
+  if (c->flags & BH_CHILD_CAPS) {
+    // A non-root uid has lost its permitted set already; asking for it back fails.
+    uint64_t keep = (c->flags & BH_CHILD_SET_IDS) && c->uid != 0 ? 0 : c->cap_keep;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    data[0].effective = data[0].permitted = (uint32_t)keep;
+    data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+    data[0].inheritable = data[1].inheritable = 0;
+    r = bh_raw2(__NR_capset, &header, data);
+    if (r < 0) bh_fail(c, BH_STEP_CAPSET, r, 0);
+    r = bh_raw5(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (r < 0 && r != -EINVAL) bh_fail(c, BH_STEP_AMBIENT, r, 0);
+  }
+}
+
+/// The last step before execve: from here on only what the filter allows.
+static void bh_seccomp(const bh_child_config *c) {
+  if (!c->seccomp_filter) return;
+  struct sock_fprog prog = {.len = c->seccomp_length, .filter = (struct sock_filter *)c->seccomp_filter};
+  long r = bh_raw3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, c->seccomp_flags, &prog);
+  if (r < 0) bh_fail(c, BH_STEP_SECCOMP, r, 0);
+}
+
 /// execvpe without allocation: PATH search in a stack buffer, the same error rules.
 __attribute__((noreturn)) static void bh_exec(const bh_child_config *c) {
   const char *file = c->file;
@@ -304,6 +355,21 @@ int bh_child_main(void *arg) {
   } while (r == -EINTR);
   if (r != 1) bh_fail(c, BH_STEP_WAIT_GO, r < 0 ? r : ECANCELED, 0);
   bh_raw1(__NR_close, c->go_fd);
+  // 3b. In a user namespace whose map does not hold our host uid (root with
+  //     --userns), we are nobody inside until we switch to its root: mounts would
+  //     create files owned by an unmapped id (EOVERFLOW).
+  if (c->flags & BH_CHILD_BECOME_ROOT) {
+    if (c->flags & BH_CHILD_SETGROUPS) {
+      r = bh_raw2(__NR_setgroups, 0, 0);
+      if (r < 0) bh_fail(c, BH_STEP_SETGROUPS, r, 0);
+    }
+    r = bh_raw3(__NR_setresgid, 0, 0, 0);
+    if (r < 0) bh_fail(c, BH_STEP_SETGID, r, 0);
+    r = bh_raw3(__NR_setresuid, 0, 0, 0);
+    if (r < 0) bh_fail(c, BH_STEP_SETUID, r, 0);
+    r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 1);
+  }
   // 4. A new session: no controlling terminal, so TIOCSTI cannot reach the caller's.
   if (c->flags & BH_CHILD_SETSID) {
     r = bh_raw0(__NR_setsid);
@@ -326,13 +392,17 @@ int bh_child_main(void *arg) {
     r = bh_raw4(__NR_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].limit, 0);
     if (r < 0) bh_fail(c, BH_STEP_RLIMIT, r, (int)i);
   }
-  // 8. No privileges gained through execve (setuid bits, file capabilities).
+  // 8. Capabilities and identity: bounding set, groups, gid, uid, the other sets.
+  bh_credentials(c);
+  // 9. No privileges gained through execve (setuid bits, file capabilities).
   if (c->flags & BH_CHILD_NO_NEW_PRIVS) {
     r = bh_raw5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (r < 0) bh_fail(c, BH_STEP_NO_NEW_PRIVS, r, 0);
   }
-  // 9. Only 0, 1, 2 and the passed descriptors survive execve.
+  // 10. Only 0, 1, 2 and the passed descriptors survive execve.
   bh_close_fds(c);
-  // 10. execve. On success the error pipe closes with no data.
+  // 11. seccomp, last: the filter need only allow what execve and the error report use.
+  bh_seccomp(c);
+  // 12. execve. On success the error pipe closes with no data.
   bh_exec(c);
 }

@@ -172,6 +172,13 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_FDS: return "keep a passed descriptor";
     case BH_STEP_EXEC: return "execve";
     case BH_STEP_CLONE: return "clone";
+    case BH_STEP_CAPBSET: return "drop from the bounding set";
+    case BH_STEP_SETGROUPS: return "setgroups";
+    case BH_STEP_SETGID: return "setresgid";
+    case BH_STEP_SETUID: return "setresuid";
+    case BH_STEP_CAPSET: return "capset";
+    case BH_STEP_AMBIENT: return "clear the ambient set";
+    case BH_STEP_SECCOMP: return "load the seccomp filter";
   }
   return "unknown step";
 }

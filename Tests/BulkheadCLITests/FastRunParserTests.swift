@@ -22,6 +22,8 @@ struct FastRunParserTests {
     ["run", "--rootfs", "/srv/r", "--rw", "--bind", "/a:/b:ro", "--tmpfs", "/t", "--cwd", "/t", "--", "ls"],
     ["run", "--env", "A=1", "--env", "B=2", "--keep-env", "--pass-fd", "5", "--grace", "250ms", "--", "env"],
     ["run", "--json-status", "-", "--", "true"],
+    ["run", "--seccomp", "default", "--cap-add", "net_admin", "--cap-drop", "all", "--user", "1000:1000", "--", "id"],
+    ["run", "--rlimit", "nofile=64", "--rlimit=core=0", "--userns", "--workload", "inspect"],
     ["run", "--json-status", "/tmp/s.json", "--", "true", "--", "x"],
     ["run"],
   ]

@@ -148,3 +148,24 @@ struct FlagPieceTests {
     #expect(!error.description.contains("\n"))
   }
 }
+
+@Suite("Confinement values")
+struct ConfinementValueTests {
+  @Test func rlimitsParse() throws {
+    #expect(try ResourceLimit(parsing: "nofile=1024") == ResourceLimit(name: "nofile", soft: 1024, hard: 1024))
+    #expect(try ResourceLimit(parsing: "as=1G:2G") == ResourceLimit(name: "as", soft: 1 << 30, hard: 2 << 30))
+    #expect(try ResourceLimit(parsing: "CPU=5:unlimited") == ResourceLimit(name: "cpu", soft: 5, hard: nil))
+    #expect(try ResourceLimit(parsing: "core=unlimited") == ResourceLimit(name: "core", soft: nil, hard: nil))
+    for bad in ["nofile", "files=1", "nofile=x", "nofile=2:1", "nofile=unlimited:5", "nofile=1:2:3"] {
+      #expect(throws: BulkheadError.self, "\(bad)") { try ResourceLimit(parsing: bad) }
+    }
+  }
+
+  @Test func usersParse() throws {
+    #expect(try UserIdentity(parsing: "1000") == UserIdentity(uid: 1000, gid: 1000))
+    #expect(try UserIdentity(parsing: "1000:50") == UserIdentity(uid: 1000, gid: 50))
+    for bad in ["root", "1000:", ":5", "1:2:3", "-1"] {
+      #expect(throws: BulkheadError.self, "\(bad)") { try UserIdentity(parsing: bad) }
+    }
+  }
+}

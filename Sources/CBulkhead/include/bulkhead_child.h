@@ -44,6 +44,13 @@ typedef enum bh_step {
   BH_STEP_FDS = 22,            // close every descriptor not passed
   BH_STEP_EXEC = 23,           // execve
   BH_STEP_CLONE = 24,          // clone itself (reported by the parent side)
+  BH_STEP_CAPBSET = 25,        // drop from the bounding set (index: the capability)
+  BH_STEP_SETGROUPS = 26,      // setgroups
+  BH_STEP_SETGID = 27,         // setresgid
+  BH_STEP_SETUID = 28,         // setresuid
+  BH_STEP_CAPSET = 29,         // capset: effective, permitted, inheritable
+  BH_STEP_AMBIENT = 30,        // clear the ambient set
+  BH_STEP_SECCOMP = 31,        // load the seccomp filter
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -78,6 +85,10 @@ enum {
   BH_CHILD_READONLY_ROOT = 1 << 2,
   BH_CHILD_NO_NEW_PRIVS = 1 << 3,
   BH_CHILD_SET_HOSTNAME = 1 << 4,
+  BH_CHILD_CAPS = 1 << 5,      // apply cap_keep to the bounding, permitted, effective sets
+  BH_CHILD_SET_IDS = 1 << 6,   // switch to uid/gid
+  BH_CHILD_SETGROUPS = 1 << 7, // clear supplementary groups (not allowed when setgroups is denied)
+  BH_CHILD_BECOME_ROOT = 1 << 8, // in a new user namespace: become its uid/gid 0
 };
 
 /// Everything the child path reads. Owned by the parent, read-only in the child.
@@ -98,6 +109,13 @@ typedef struct bh_child_config {
   int32_t flags;             // BH_CHILD_*
   int go_fd;                 // read end of the "go" pipe
   int err_fd;                // write end of the CLOEXEC error pipe
+  uint64_t cap_keep;         // capabilities kept (bit N = capability N)
+  int32_t cap_last;          // the highest capability the kernel knows (cap_last_cap)
+  uint32_t uid;              // with BH_CHILD_SET_IDS
+  uint32_t gid;
+  const void *seccomp_filter;     // struct sock_filter[seccomp_length], or NULL
+  uint16_t seccomp_length;
+  uint32_t seccomp_flags;         // SECCOMP_FILTER_FLAG_*
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.
