@@ -26,10 +26,13 @@ let package = Package(
     .target(name: "BulkheadWorkloads", dependencies: ["CWorkloads"]),
     .executableTarget(name: "bulkhead-probe", dependencies: ["BulkheadWorkloads"]),
     .target(name: "BulkheadSpec"),
+    // libseccomp compiles filters in the parent; the child only loads the BPF.
+    .systemLibrary(name: "CSeccomp", providers: [.apt(["libseccomp-dev"])]),
+    .target(name: "BulkheadSeccomp", dependencies: ["BulkheadSpec", "CSeccomp"]),
     .systemLibrary(name: "CCap", providers: [.apt(["libcap-dev"])]),
     .target(name: "BulkheadSystem", dependencies: ["CBulkhead", "BulkheadSpec", "CCap"]),
     .target(
-      name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem"]),
+      name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem", "BulkheadSeccomp"]),
     .target(
       name: "BulkheadCLI",
       dependencies: [
@@ -38,6 +41,8 @@ let package = Package(
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
+    .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadSpec"]),
+    .testTarget(name: "BulkheadSeccompTests", dependencies: ["BulkheadSeccomp", "BulkheadSpec"]),
     .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore"]),
     .testTarget(
       name: "BulkheadCLITests",

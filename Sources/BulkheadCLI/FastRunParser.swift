@@ -73,6 +73,16 @@ public enum FastRunParser {
       case "cap-drop": flags.capDrop.append(value)
       case "user": flags.user = value
       case "rlimit": flags.rlimit.append(value)
+      case "memory": flags.memory = value
+      case "memory-swap": flags.memorySwap = value
+      case "pids":
+        guard let n = Int(value) else { return nil }
+        flags.pids = n
+      case "cpus":
+        // ArgumentParser's Double parsing decides what a number is.
+        guard let n = Double(value), n.isFinite, !value.contains("_") else { return nil }
+        flags.cpus = n
+      case "cpu-time": flags.cpuTime = value
       default: return nil
       }
     }

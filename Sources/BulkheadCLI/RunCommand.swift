@@ -79,6 +79,12 @@ public struct RunCommand: ParsableCommand {
       }
       throw error
     }
+    if let notes = workload.confinement?.seccompNotes, !notes.isEmpty {
+      let names = notes.compactMap { $0.split(separator: "'").dropFirst().first.map(String.init) }
+      printError(
+        "bulkhead: seccomp: skipped \(notes.count) syscall name(s) this libseccomp does not know: "
+          + (names.isEmpty ? notes.joined(separator: "; ") : names.joined(separator: ", ")))
+    }
     let outcome = try Supervisor(signals: BulkheadMain.signals).wait(
       for: workload, options: Supervisor.Options(spec: spec))
     if !outcome.inProcess.isEmpty, outcome.killedBy == nil, case .signaled(let signal, _) = outcome.termination {

@@ -29,13 +29,19 @@ public struct RunFlags: Sendable, Equatable {
   public var user: String? = nil
   public var rlimit: [String] = []
   public var userns = false
+  public var memory: String? = nil
+  public var memorySwap: String? = nil
+  public var pids: Int? = nil
+  public var cpus: Double? = nil
+  public var cpuTime: String? = nil
 
   public init(
     level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
     bind: [String] = [], tmpfs: [String] = [], hostname: String? = nil, cwd: String? = nil, env: [String] = [],
     keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil,
     workload: [String] = [], seccomp: String? = nil, capAdd: [String] = [], capDrop: [String] = [],
-    user: String? = nil, rlimit: [String] = [], userns: Bool = false
+    user: String? = nil, rlimit: [String] = [], userns: Bool = false, memory: String? = nil,
+    memorySwap: String? = nil, pids: Int? = nil, cpus: Double? = nil, cpuTime: String? = nil
   ) {
     self.level = level
     self.share = share
@@ -57,6 +63,11 @@ public struct RunFlags: Sendable, Equatable {
     self.user = user
     self.rlimit = rlimit
     self.userns = userns
+    self.memory = memory
+    self.memorySwap = memorySwap
+    self.pids = pids
+    self.cpus = cpus
+    self.cpuTime = cpuTime
   }
 
   /// Builds and validates the spec. `hostEnvironment` and `defaultRootfs` come in as
@@ -171,7 +182,15 @@ public struct RunFlags: Sendable, Equatable {
       graceMilliseconds: try parseDurationMilliseconds(grace, field: "--grace"),
       timeoutMilliseconds: try timeout.map { text throws(BulkheadError) in
         try parseDurationMilliseconds(text, field: "--timeout")
-      }, confinement: confinement)
+      }, confinement: confinement,
+      cgroup: CgroupRequest(
+        memoryBytes: try memory.map { text throws(BulkheadError) in try CgroupRequest.parseSize(text, field: "--memory") },
+        memorySwapBytes: try memorySwap.map { text throws(BulkheadError) in
+          try CgroupRequest.parseSize(text, field: "--memory-swap")
+        }, pids: pids, cpus: cpus),
+      cpuTimeMilliseconds: try cpuTime.map { text throws(BulkheadError) in
+        try parseDurationMilliseconds(text, field: "--cpu-time")
+      })
     try spec.validate()
     return spec
   }

@@ -71,6 +71,21 @@ public struct RunOptions: ParsableArguments {
   @Flag(help: "Map root inside to an unprivileged host range through a user namespace (automatic when not root).")
   public var userns = false
 
+  @Option(help: ArgumentHelp("Memory limit through the sandbox's cgroup (e.g. 256M).", valueName: "size"))
+  public var memory: String?
+
+  @Option(help: ArgumentHelp("Memory plus swap limit, as in Docker (needs --memory).", valueName: "size"))
+  public var memorySwap: String?
+
+  @Option(help: ArgumentHelp("Limit on the number of processes and threads (cgroup pids.max).", valueName: "n"))
+  public var pids: Int?
+
+  @Option(help: ArgumentHelp("CPU bandwidth in CPUs (e.g. 0.5).", valueName: "cpus"))
+  public var cpus: Double?
+
+  @Option(help: ArgumentHelp("CPU-time limit; then SIGTERM, and SIGKILL after --grace.", valueName: "duration"))
+  public var cpuTime: String?
+
   public init() {}
 
   /// The parsed values, as the plain `RunFlags` that `makeSpec` maps.
@@ -78,7 +93,8 @@ public struct RunOptions: ParsableArguments {
     RunFlags(
       level: level, share: share, rootfs: rootfs, rw: rw, bind: bind, tmpfs: tmpfs, hostname: hostname, cwd: cwd,
       env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout, workload: workload,
-      seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: user, rlimit: rlimit, userns: userns)
+      seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: user, rlimit: rlimit, userns: userns,
+      memory: memory, memorySwap: memorySwap, pids: pids, cpus: cpus, cpuTime: cpuTime)
   }
 
   /// Builds and validates the spec (see `RunFlags.makeSpec`).

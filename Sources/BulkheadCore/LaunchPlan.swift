@@ -1,6 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
+import BulkheadSeccomp
 import BulkheadSpec
 import BulkheadSystem
 import CBulkhead
@@ -31,6 +32,11 @@ public final class LaunchPlan {
   public private(set) var keptCapabilities: UInt64?
   /// The user namespace's id maps, when one is created.
   public private(set) var userMap: UserNamespaceMap?
+  /// The compiled seccomp filter the child loads last, if any, and what compiling it noted.
+  public private(set) var seccompFilter: SeccompFilter?
+  /// "default", "unconfined" or the profile's path: what was applied.
+  public private(set) var seccompProfile = "unconfined"
+  private var seccompBuffer: UnsafeMutablePointer<UInt64>?
   /// The config handed to `bh_spawn`; stable address for the child's lifetime.
   public let config: UnsafeMutablePointer<bh_child_config>
 
@@ -103,6 +109,29 @@ public final class LaunchPlan {
       config.pointee.cap_keep = keep
       config.pointee.cap_last = Capabilities.lastCapability
     }
+    // seccomp: the built-in default in a container, none for a process, unless asked.
+    let profile = confinement.seccomp ?? (spec.level == .container ? "default" : "unconfined")
+    seccompProfile = profile
+    if profile != "unconfined" {
+      let filter: SeccompFilter
+      if profile == "default" {
+        filter = try SeccompCompiler.defaultFilter()
+      } else {
+        let kept = keptCapabilities.map { Set(Capabilities.names($0)) } ?? Set(Capabilities.names(UInt64.max))
+        let parsed = try SeccompProfiles.load(
+          path: profile, capabilities: kept, architecture: SeccompProfiles.runningArchitecture,
+          kernel: try SeccompProfiles.runningKernel())
+        filter = try SeccompCompiler.compile(parsed)
+      }
+      seccompFilter = filter
+      let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: max(filter.instructions.count, 1))
+      for (i, instruction) in filter.instructions.enumerated() { buffer[i] = instruction }
+      seccompBuffer = buffer
+      config.pointee.seccomp_filter = UnsafeRawPointer(buffer)
+      config.pointee.seccomp_length = UInt16(filter.instructions.count)
+      config.pointee.seccomp_flags = filter.flags
+      flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
+    }
     if let user = confinement.user {
       flags |= Int32(BH_CHILD_SET_IDS)
       config.pointee.uid = user.uid
@@ -155,6 +184,7 @@ public final class LaunchPlan {
     envp.deallocate()
     keepFDs.deallocate()
     rlimitsBuffer.deallocate()
+    seccompBuffer?.deallocate()
     config.deallocate()
   }
 

@@ -57,6 +57,7 @@ public struct Launcher: Sendable {
       var workload = try start(LaunchPlan(spec: effective), recordNamespaces: recordNamespaces)
       workload.executed = effective.command
       return workload.with(spec: spec)
+
     case .thread, .task:
       return try startHost(spec, recordNamespaces: recordNamespaces)
     }
@@ -76,7 +77,8 @@ public struct Launcher: Sendable {
       command: [hostExecutable, "_host", spec.level.rawValue, "\(report.write.rawValue)"] + spec.workloads,
       namespaces: [], workingDirectory: spec.workingDirectory, environment: spec.environment,
       passFDs: spec.passFDs + [report.write.rawValue], graceMilliseconds: spec.graceMilliseconds,
-      timeoutMilliseconds: spec.timeoutMilliseconds)
+      timeoutMilliseconds: spec.timeoutMilliseconds, confinement: spec.confinement, cgroup: spec.cgroup,
+      cpuTimeMilliseconds: spec.cpuTimeMilliseconds)
     let workload: Workload
     do {
       workload = try start(LaunchPlan(spec: host), recordNamespaces: recordNamespaces)
@@ -115,14 +117,33 @@ public struct Launcher: Sendable {
     }
     let startWall = wallClockNanoseconds()
     let startMono = monotonicNanoseconds()
+    // The cgroup exists before the clone: on v2 the child is born in it
+    // (CLONE_INTO_CGROUP); on v1 the parent moves it in before releasing it.
+    var group: CgroupGroup? = nil
+    if !plan.spec.cgroup.isEmpty {
+      do throws(BulkheadError) {
+        guard let cgroups = Cgroups.detect() else {
+          throw BulkheadError(
+            code: .unsupported, step: "cgroup", reason: "no usable cgroup hierarchy (v1 memory/pids/cpu or v2)",
+            hint: "mount cgroups, or drop --memory/--pids/--cpus")
+        }
+        cgroups.sweepStale()
+        group = try cgroups.create(name: "run-\(getpid())-\(Self.nextSandboxNumber())", request: plan.spec.cgroup)
+      } catch {
+        for fd in [go.read, go.write, report.read, report.write] { fd.close() }
+        munmap(stack, Self.stackSize)
+        throw error
+      }
+    }
     let flags = NamespaceKind.cloneFlags(plan.namespaces)
-    let spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, -1)
+    let spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, group?.directoryFD ?? -1)
     go.read.close()
     report.write.close()
     guard spawned.pid > 0 else {
       go.write.close()
       report.read.close()
       munmap(stack, Self.stackSize)
+      try? group?.remove()
       throw Self.cloneError(spawned.err, namespaces: plan.namespaces)
     }
     // From here on the child exists: any failure kills and reaps it before throwing.
@@ -134,12 +155,16 @@ public struct Launcher: Sendable {
       report.read.close()
       close(spawned.pidfd)
       munmap(stack, Self.stackSize)
+      try? group?.remove()
       return error
     }
 
     let namespaces = recordNamespaces ? NamespaceKind.inodes(of: spawned.pid) : [:]
     if let map = plan.userMap {
       do { try map.write(to: spawned.pid) } catch { throw abandon(error) }
+    }
+    if let group, group.version == .v1 {
+      do { try group.attach(pid: spawned.pid) } catch { throw abandon(error) }
     }
     var byte: UInt8 = 1
     if write(go.write.rawValue, &byte, 1) != 1 {
@@ -166,10 +191,24 @@ public struct Launcher: Sendable {
     }
     report.read.close()
     munmap(stack, Self.stackSize)
-    return Workload(
+    var workload = Workload(
       spec: plan.spec, pid: spawned.pid, pidfd: spawned.pidfd, namespaces: namespaces,
       startedAtWallNanoseconds: startWall, startedAtMonotonicNanoseconds: startMono,
       execedAtMonotonicNanoseconds: execed, usedClone3: spawned.used_clone3 != 0)
+    workload.cgroup = group
+    workload.seccompFiltered = plan.config.pointee.seccomp_filter != nil
+    workload.confinement = AppliedConfinement(
+      seccompProfile: plan.seccompProfile, seccompInstructions: plan.seccompFilter?.instructions.count,
+      seccompNotes: plan.seccompFilter?.notes ?? [], capabilities: plan.keptCapabilities.map(Capabilities.names))
+    return workload
+  }
+
+  nonisolated(unsafe) private static var sandboxCounter = 0
+
+  /// A number unique within this process, for cgroup names.
+  static func nextSandboxNumber() -> Int {
+    sandboxCounter += 1
+    return sandboxCounter
   }
 
   static func cloneError(_ err: Int32, namespaces: Set<NamespaceKind>) -> BulkheadError {

@@ -1,4 +1,5 @@
 import BulkheadSpec
+import BulkheadSystem
 
 /// How a workload ended, as the kernel reported it.
 public enum Termination: Sendable, Equatable, Codable {
@@ -12,6 +13,12 @@ public enum KillReason: String, Sendable, Codable, Equatable {
   case timeout
   /// SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to bulkhead, forwarded.
   case forwardedSignal = "forwarded-signal"
+  /// `--cpu-time` was used up.
+  case cpuTime = "cpu-time"
+  /// The kernel's OOM killer, at the cgroup's memory limit.
+  case oom
+  /// A seccomp filter's kill action (SIGSYS).
+  case seccomp
 }
 
 /// What happened to one workload: the kernel's verdict, why the supervisor
@@ -30,6 +37,8 @@ public struct Outcome: Sendable, Equatable, Codable {
   public var maxRSSKiB: Int
   /// At the thread and task levels: what the host reported of each workload.
   public var inProcess: [InProcessStatus] = []
+  /// What the sandbox's cgroup measured, when it had one.
+  public var cgroup: CgroupStats? = nil
 
   public init(
     termination: Termination, killedBy: KillReason? = nil, escalatedToKill: Bool = false,

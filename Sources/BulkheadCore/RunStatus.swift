@@ -58,6 +58,10 @@ public struct RunStatus: Sendable, Codable, Equatable {
   public var swiftBacktrace: String?
   /// Thread and task levels: each workload as the host reported it.
   public var workloads: [InProcessStatus]?
+  /// What the sandbox's cgroup measured (with --memory, --pids, --cpus).
+  public var cgroup: CgroupStats?
+  /// The seccomp profile and capabilities applied.
+  public var confinement: AppliedConfinement?
 
   public init(workload: Workload, outcome: Outcome, endedWall: UInt64, endedMono: UInt64) {
     spec = workload.spec
@@ -80,6 +84,8 @@ public struct RunStatus: Sendable, Codable, Equatable {
     executed = workload.executed
     swiftBacktrace = workload.spec.environment.last { $0.name == "SWIFT_BACKTRACE" }?.value
     workloads = outcome.inProcess.isEmpty ? nil : outcome.inProcess
+    cgroup = outcome.cgroup
+    confinement = workload.confinement
     switch outcome.termination {
     case .exited(let code):
       self.outcome = Result(

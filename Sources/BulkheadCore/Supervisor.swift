@@ -15,17 +15,23 @@ public final class Supervisor {
     public var forwardSignals: Bool
     public var graceMilliseconds: Int
     public var timeoutMilliseconds: Int?
+    /// CPU time (user + system, of the whole cgroup when there is one).
+    public var cpuTimeMilliseconds: Int?
 
-    public init(forwardSignals: Bool = true, graceMilliseconds: Int = 1000, timeoutMilliseconds: Int? = nil) {
+    public init(
+      forwardSignals: Bool = true, graceMilliseconds: Int = 1000, timeoutMilliseconds: Int? = nil,
+      cpuTimeMilliseconds: Int? = nil
+    ) {
       self.forwardSignals = forwardSignals
       self.graceMilliseconds = graceMilliseconds
       self.timeoutMilliseconds = timeoutMilliseconds
+      self.cpuTimeMilliseconds = cpuTimeMilliseconds
     }
 
     public init(spec: Spec, forwardSignals: Bool = true) {
       self.init(
         forwardSignals: forwardSignals, graceMilliseconds: spec.graceMilliseconds,
-        timeoutMilliseconds: spec.timeoutMilliseconds)
+        timeoutMilliseconds: spec.timeoutMilliseconds, cpuTimeMilliseconds: spec.cpuTimeMilliseconds)
     }
   }
 
@@ -46,13 +52,19 @@ public final class Supervisor {
     case grace = 3
     case timeout = 4
     case report = 5
+    case cpuCheck = 6
   }
+
+  /// How often the CPU-time limit is checked.
+  static let cpuCheckMilliseconds = 20
 
   /// Waits until `workload` ends and returns how it ended. Closes its pidfd.
   public func wait(for workload: Workload, options: Options) throws(BulkheadError) -> Outcome {
     defer {
       close(workload.pidfd)
       if let fd = workload.reportFD { close(fd) }
+      // Whatever is left in the cgroup (escaped children) is killed, and it is removed.
+      try? workload.cgroup?.remove()
     }
     let loop = try EventLoop()
     try loop.add(workload.pidfd, token: Token.child.rawValue)
@@ -69,6 +81,9 @@ public final class Supervisor {
       let elapsed = Int((monotonicNanoseconds() - workload.startedAtMonotonicNanoseconds) / 1_000_000)
       timeout.arm(milliseconds: max(1, ms - elapsed))
     }
+    let cpuCheck = try Timer()
+    try loop.add(cpuCheck.fd, token: Token.cpuCheck.rawValue)
+    if options.cpuTimeMilliseconds != nil { cpuCheck.arm(milliseconds: Self.cpuCheckMilliseconds) }
 
     var killedBy: KillReason? = nil
     var forwarded: Int32? = nil
@@ -90,6 +105,14 @@ public final class Supervisor {
             code == CLD_EXITED
             ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
           reports.drain()
+          let stats = workload.cgroup?.stats()
+          if killedBy == nil, case .signaled(let signal, _) = termination {
+            if signal == SIGKILL, let kills = stats?.oomKills, kills > 0 {
+              killedBy = .oom
+            } else if signal == SIGSYS && workload.seccompFiltered {
+              killedBy = .seccomp
+            }
+          }
           var outcome = Outcome(
             termination: termination, killedBy: killedBy, escalatedToKill: escalated,
             forwardedSignal: forwarded,
@@ -97,7 +120,19 @@ public final class Supervisor {
             systemCPUSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
             maxRSSKiB: usage.ru_maxrss)
           outcome.inProcess = reports.statuses
+          outcome.cgroup = stats
           return outcome
+        case .cpuCheck:
+          guard cpuCheck.consume(), let limit = options.cpuTimeMilliseconds else { continue }
+          let used = workload.cgroup?.cpuUsageNanoseconds() ?? Self.cpuNanoseconds(of: workload.pid)
+          if let used, used >= UInt64(limit) * 1_000_000, !escalating {
+            killedBy = killedBy ?? .cpuTime
+            Self.kill(workload, SIGTERM)
+            escalating = true
+            grace.arm(milliseconds: max(1, options.graceMilliseconds))
+          } else {
+            cpuCheck.arm(milliseconds: Self.cpuCheckMilliseconds)
+          }
         case .report:
           reports.drain()
         case .signal:
@@ -132,6 +167,16 @@ public final class Supervisor {
         }
       }
     }
+  }
+
+  /// CPU time of one process, all its threads (utime + stime of /proc/PID/stat), in ns.
+  static func cpuNanoseconds(of pid: Int32) -> UInt64? {
+    guard let text = CgroupFiles.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+    let ticks = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+    return (user + system) * 1_000_000_000 / ticks
   }
 
   /// Signals a workload: a container through its init (when PID 1 of a pid

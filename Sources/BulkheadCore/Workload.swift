@@ -21,6 +21,23 @@ public struct Workload: Sendable {
   public var reportFD: Int32? = nil
   /// The argv that was executed (the probe or the host for built-in workloads).
   public var executed: [String] = []
+  /// The sandbox's cgroup, removed by the supervisor after the workload ends.
+  public var cgroup: CgroupGroup? = nil
+  /// Whether a seccomp filter was loaded (a SIGSYS death is then killed(seccomp)).
+  public var seccompFiltered = false
+  /// What confinement was applied, for reports.
+  public var confinement: AppliedConfinement? = nil
+}
+
+/// The confinement a launch applied, as resolved in the parent.
+public struct AppliedConfinement: Sendable, Codable, Equatable {
+  /// "default", "unconfined" or the profile's path.
+  public var seccompProfile: String
+  public var seccompInstructions: Int?
+  /// Rules compiling skipped (syscall names libseccomp does not know).
+  public var seccompNotes: [String]
+  /// The capabilities kept (bounding, permitted, effective); nil: untouched.
+  public var capabilities: [String]?
 }
 
 extension Workload {
@@ -32,6 +49,9 @@ extension Workload {
       execedAtMonotonicNanoseconds: execedAtMonotonicNanoseconds, usedClone3: usedClone3)
     copy.reportFD = reportFD
     copy.executed = executed
+    copy.cgroup = cgroup
+    copy.seccompFiltered = seccompFiltered
+    copy.confinement = confinement
     return copy
   }
 }

@@ -61,6 +61,10 @@ extension Spec {
     if let timeoutMilliseconds, timeoutMilliseconds <= 0 {
       throw .invalidSpec(field: "--timeout", value: "\(timeoutMilliseconds)ms", reason: "must be positive")
     }
+    try cgroup.validate()
+    if let cpuTimeMilliseconds, cpuTimeMilliseconds <= 0 {
+      throw .invalidSpec(field: "--cpu-time", value: "\(cpuTimeMilliseconds)ms", reason: "must be positive")
+    }
     var limits = Set<String>()
     for limit in confinement.rlimits where !limits.insert(limit.name).inserted {
       throw .invalidSpec(field: "--rlimit", value: limit.name, reason: "given twice")

@@ -27,6 +27,10 @@ public struct Spec: Sendable, Codable, Equatable {
   public var timeoutMilliseconds: Int?
   /// seccomp, capabilities, identity, rlimits, user namespace.
   public var confinement: Confinement
+  /// Memory, pids and CPU limits through a cgroup of the sandbox's own.
+  public var cgroup: CgroupRequest
+  /// CPU-time limit (user + system); then SIGTERM, and SIGKILL after the grace.
+  public var cpuTimeMilliseconds: Int?
 
   public init(
     level: IsolationLevel = .container,
@@ -42,7 +46,9 @@ public struct Spec: Sendable, Codable, Equatable {
     passFDs: [Int32] = [],
     graceMilliseconds: Int = 1000,
     timeoutMilliseconds: Int? = nil,
-    confinement: Confinement = Confinement()
+    confinement: Confinement = Confinement(),
+    cgroup: CgroupRequest = CgroupRequest(),
+    cpuTimeMilliseconds: Int? = nil
   ) {
     self.level = level
     self.command = command
@@ -58,13 +64,15 @@ public struct Spec: Sendable, Codable, Equatable {
     self.graceMilliseconds = graceMilliseconds
     self.timeoutMilliseconds = timeoutMilliseconds
     self.confinement = confinement
+    self.cgroup = cgroup
+    self.cpuTimeMilliseconds = cpuTimeMilliseconds
   }
 }
 
 extension Spec {
   enum CodingKeys: String, CodingKey {
     case level, command, workloads, namespaces, rootfs, readOnlyRoot, hostname, workingDirectory, mounts, environment
-    case passFDs, graceMilliseconds, timeoutMilliseconds, confinement
+    case passFDs, graceMilliseconds, timeoutMilliseconds, confinement, cgroup, cpuTimeMilliseconds
   }
 
   /// Encodes like the synthesized form, with `namespaces` sorted so that the
@@ -85,6 +93,8 @@ extension Spec {
     try c.encode(graceMilliseconds, forKey: .graceMilliseconds)
     try c.encodeIfPresent(timeoutMilliseconds, forKey: .timeoutMilliseconds)
     try c.encode(confinement, forKey: .confinement)
+    try c.encode(cgroup, forKey: .cgroup)
+    try c.encodeIfPresent(cpuTimeMilliseconds, forKey: .cpuTimeMilliseconds)
   }
 }
 

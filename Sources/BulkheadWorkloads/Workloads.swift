@@ -132,20 +132,22 @@ public enum Workloads {
     var total = 0
     var lastReport = 0
     context.emit("oom: allocating \(chunk >> 20) MiB chunks\(ceiling.map { " up to \($0 >> 20) MiB" } ?? " until stopped")")
+    var held: [UnsafeMutableRawPointer] = []
     while ceiling == nil || total < ceiling! {
-      guard let p = malloc(chunk) else {
+      // Every page is written: untouched memory is not charged.
+      guard let p = bhw_alloc_touch(chunk) else {
         context.emit("oom: malloc failed after \(total >> 20) MiB (ENOMEM)")
         return 4
       }
-      // Touch every page: untouched memory is not charged.
-      memset(p, 0xA5, chunk)
+      held.append(p)
       total += chunk
       if total - lastReport >= 256 << 20 {
         lastReport = total
         context.emit("oom: \(total >> 20) MiB")
       }
     }
-    context.emit("oom: reached the ceiling of \(total >> 20) MiB without being stopped")
+    context.emit("oom: reached the ceiling of \(total >> 20) MiB without being stopped (\(held.count) chunks held)")
+    for p in held { free(p) }
     return 3
   }
 

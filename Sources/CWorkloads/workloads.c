@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -90,6 +91,14 @@ long bhw_orphan(unsigned seconds) {
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   return n == (long)sizeof orphan ? (long)orphan : -EIO;
+}
+
+void *bhw_alloc_touch(size_t size) {
+  volatile char *p = malloc(size);
+  if (!p) return 0;
+  for (size_t i = 0; i < size; i += 4096) p[i] = (char)i;
+  p[size - 1] = 1;
+  return (void *)p;
 }
 
 long bhw_syscall6(long number, long a, long b, long c, long d, long e, long f) {

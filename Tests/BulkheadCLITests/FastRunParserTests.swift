@@ -24,6 +24,7 @@ struct FastRunParserTests {
     ["run", "--json-status", "-", "--", "true"],
     ["run", "--seccomp", "default", "--cap-add", "net_admin", "--cap-drop", "all", "--user", "1000:1000", "--", "id"],
     ["run", "--rlimit", "nofile=64", "--rlimit=core=0", "--userns", "--workload", "inspect"],
+    ["run", "--memory", "64M", "--memory-swap", "64M", "--pids", "20", "--cpus", "0.5", "--cpu-time", "2s", "--", "x"],
     ["run", "--json-status", "/tmp/s.json", "--", "true", "--", "x"],
     ["run"],
   ]

@@ -4,6 +4,7 @@
 #ifndef BULKHEAD_WORKLOADS_H
 #define BULKHEAD_WORKLOADS_H
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /// Writes through a null pointer: the MMU raises SIGSEGV.
@@ -19,6 +20,10 @@ long bhw_fork_bomb(long max, int *stop_errno);
 /// Daemonises a grandchild (fork, setsid, fork) that sleeps `seconds` and returns
 /// its pid (via a pipe), or -errno.
 long bhw_orphan(unsigned seconds);
+/// malloc(size) and write to every page through a volatile pointer, so that the
+/// memory is really charged (an optimiser may drop a malloc+memset whose result is
+/// never read). Returns NULL when malloc fails.
+void *bhw_alloc_touch(size_t size);
 /// The raw syscall(2), for try-syscall: returns the result or -errno.
 long bhw_syscall6(long number, long a, long b, long c, long d, long e, long f);
 /// errno after a failed libc call.

@@ -1,0 +1,2 @@
+// libseccomp (Debian's libseccomp-dev), used only in the parent to compile filters.
+#include <seccomp.h>
