@@ -43,7 +43,7 @@ let package = Package(
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
     .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadSpec"]),
     .testTarget(name: "BulkheadSeccompTests", dependencies: ["BulkheadSeccomp", "BulkheadSpec"]),
-    .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore"]),
+    .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore", "BulkheadSeccomp"]),
     .testTarget(
       name: "BulkheadCLITests",
       dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore", "CBulkhead"]),

@@ -79,7 +79,11 @@ public struct RunCommand: ParsableCommand {
       }
       throw error
     }
-    if let notes = workload.confinement?.seccompNotes, !notes.isEmpty {
+    // The built-in profile names a few syscalls newer than this libseccomp on
+    // purpose; only a user's profile deserves the note.
+    if let confinement = workload.confinement, confinement.seccompProfile != "default",
+      case let notes = confinement.seccompNotes, !notes.isEmpty
+    {
       let names = notes.compactMap { $0.split(separator: "'").dropFirst().first.map(String.init) }
       printError(
         "bulkhead: seccomp: skipped \(notes.count) syscall name(s) this libseccomp does not know: "

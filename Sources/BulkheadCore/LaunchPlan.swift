@@ -115,7 +115,7 @@ public final class LaunchPlan {
     if profile != "unconfined" {
       let filter: SeccompFilter
       if profile == "default" {
-        filter = try SeccompCompiler.defaultFilter()
+        filter = try SeccompFilterCache.defaultFilter()
       } else {
         let kept = keptCapabilities.map { Set(Capabilities.names($0)) } ?? Set(Capabilities.names(UInt64.max))
         let parsed = try SeccompProfiles.load(

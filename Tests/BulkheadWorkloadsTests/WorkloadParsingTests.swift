@@ -1,4 +1,5 @@
-import BulkheadCore
+@testable import BulkheadCore
+import BulkheadSeccomp
 import BulkheadWorkloads
 import Foundation
 import Testing
@@ -68,5 +69,23 @@ struct WorkloadParsingTests {
     #expect(object["pid"] as? Int == Int(getpid()))
     #expect(object["level"] as? String == "test")
     #expect((object["namespaces"] as? [String: Any])?.keys.contains("pid") == true)
+  }
+}
+
+@Suite("The default filter's on-disk cache")
+struct SeccompFilterCacheTests {
+  @Test func aStoredFilterReadsBackEqualAndACorruptOneIsIgnored() throws {
+    let path = NSTemporaryDirectory() + "bulkhead-cache-\(UInt32.random(in: 0...UInt32.max)).bpf"
+    defer { unlink(path) }
+    let filter = SeccompFilter(instructions: [0x0000_0004_0000_0020, 0x7fff_0000_0000_0006], flags: 2)
+    SeccompFilterCache.write(filter, to: path)
+    #expect(SeccompFilterCache.read(path) == filter)
+    // Flip one byte of an instruction: the checksum refuses it.
+    let fd = open(path, O_WRONLY)
+    var byte: UInt8 = 0xff
+    _ = pwrite(fd, &byte, 1, 40)
+    close(fd)
+    #expect(SeccompFilterCache.read(path) == nil)
+    #expect(SeccompFilterCache.read(path + ".missing") == nil)
   }
 }
