@@ -36,7 +36,7 @@ let package = Package(
     .target(
       name: "BulkheadCLI",
       dependencies: [
-        "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads",
+        "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "BulkheadSeccomp",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),

@@ -34,6 +34,7 @@ public enum BulkheadMain {
   /// Parses `arguments`, runs the command, and returns the process exit status.
   public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Int32 {
     if arguments.first == HostEntry.name { return HostEntry.main(Array(arguments.dropFirst())) }
+    if arguments.first == SeccompExportEntry.name { return SeccompExportEntry.main(Array(arguments.dropFirst())) }
     signals = try? SignalFD(signals: Supervisor.forwardedSignals)
     do {
       if let fast = FastRunParser.parse(arguments) {

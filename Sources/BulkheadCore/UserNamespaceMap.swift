@@ -21,7 +21,7 @@ public struct UserNamespaceMap: Sendable, Equatable {
   /// /etc/subuid and /etc/subgid entry when there is one, else 100000-165535.
   public static func unprivilegedRange() -> UserNamespaceMap {
     func range(_ file: String) -> (UInt32, UInt32) {
-      let text = readFile(file) ?? ""
+      let text = readTextFile(file) ?? ""
       for line in text.split(separator: "\n") {
         let f = line.split(separator: ":")
         if f.count == 3, f[0] == "root", let start = UInt32(f[1]), let count = UInt32(f[2]) { return (start, count) }
@@ -43,15 +43,6 @@ public struct UserNamespaceMap: Sendable, Equatable {
       }
     }
     return covers(uidMap, uid) && covers(gidMap, gid)
-  }
-
-  static func readFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
   }
 
   public func write(to pid: Int32) throws(BulkheadError) {

@@ -15,13 +15,8 @@ public enum Capabilities {
 
   /// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap).
   public static var lastCapability: Int32 {
-    let fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return Int32(CAP_LAST_CAP) }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 16)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard n > 0 else { return Int32(CAP_LAST_CAP) }
-    return Int32(String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").first ?? "") ?? Int32(CAP_LAST_CAP)
+    let text = readTextFile("/proc/sys/kernel/cap_last_cap") ?? ""
+    return Int32(text.split(separator: "\n").first ?? "") ?? Int32(CAP_LAST_CAP)
   }
 
   /// The number of a capability written as users write it: `net_raw`,
@@ -70,14 +65,8 @@ public enum Capabilities {
 
   /// Whether this process's effective set holds `name` (from /proc/self/status).
   public static func effectiveContains(_ name: String) -> Bool {
-    guard let n = number(of: name) else { return false }
-    let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 8192)
-    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard count > 0 else { return false }
-    for line in String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
+    guard let n = number(of: name), let status = readTextFile("/proc/self/status") else { return false }
+    for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
       let hex = line.dropFirst(7).trimmingPrefix(while: { $0 == "\t" || $0 == " " })
       guard let mask = UInt64(hex, radix: 16) else { return false }
       return mask & (UInt64(1) << UInt64(n)) != 0

@@ -13,6 +13,8 @@ public struct CgroupStats: Sendable, Equatable, Codable {
   /// How often a fork failed at the pids limit.
   public var pidsLimitHits: Int?
   public var cpuUsageNanoseconds: UInt64?
+  /// The directories the sandbox had (removed after the run).
+  public var directories: [String] = []
 
   public init(version: String) { self.version = version }
 }
@@ -83,6 +85,7 @@ public final class CgroupGroup: @unchecked Sendable {
       }
     }
     s.cpuUsageNanoseconds = cpuUsageNanoseconds()
+    s.directories = directories.values.sorted()
     return s
   }
 
@@ -335,20 +338,7 @@ public enum CgroupFiles {
     "\(max(1000, Int((cpus * Double(period)).rounded()))) \(period)"
   }
 
-  public static func read(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 8192)
-    while true {
-      let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { break }
-      out.append(contentsOf: buffer[0..<n])
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
+  public static func read(_ path: String) -> String? { readTextFile(path) }
 
   public static func write(_ text: String, to path: String, step: String) throws(BulkheadError) {
     let fd = open(path, O_WRONLY | O_CLOEXEC)

@@ -24,3 +24,19 @@ public func isDirectory(_ path: String) -> Bool {
   var st = stat()
   return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
+
+/// The whole file as text (read to EOF, EINTR retried); nil when it cannot be opened.
+public func readTextFile(_ path: String) -> String? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var out: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 8192)
+  while true {
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    if n < 0 && errno == EINTR { continue }
+    if n <= 0 { break }
+    out.append(contentsOf: buffer[0..<n])
+  }
+  return String(decoding: out, as: UTF8.self)
+}
