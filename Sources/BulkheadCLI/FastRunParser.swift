@@ -34,7 +34,13 @@ public enum FastRunParser {
       switch name {
       case "rw", "keep-env", "userns":
         guard inlineValue == nil else { return nil }
-        if name == "rw" { flags.rw = true } else if name == "userns" { flags.userns = true } else { flags.keepEnv = true }
+        if name == "rw" {
+          flags.rw = true
+        } else if name == "userns" {
+          flags.userns = true
+        } else {
+          flags.keepEnv = true
+        }
         i += 1
         continue
       default:

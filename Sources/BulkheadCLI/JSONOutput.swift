@@ -1,3 +1,5 @@
+import BulkheadSpec
+
 #if canImport(FoundationEssentials)
   import FoundationEssentials
 #else
@@ -6,7 +8,6 @@
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
 
 /// Encodes `value` as pretty JSON with sorted keys and writes it to `destination`:
 /// "-" for stderr, else a file path (written whole, then renamed into place).

@@ -33,7 +33,9 @@ public struct RunCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Write the run's JSON status to a file ('-': stderr).", valueName: "file"))
   public var jsonStatus: String?
 
-  @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+  @Argument(
+    parsing: .captureForPassthrough,
+    help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
   public var command: [String] = []
 
   public init() {}
@@ -95,7 +97,8 @@ public struct RunCommand: ParsableCommand {
       let running = outcome.inProcess.filter { $0.started && $0.returned == nil }.map(\.name)
       printError(
         "bulkhead: the \(spec.level.rawValue)-level host process died with \(signalName(signal))"
-          + (running.isEmpty ? "" : "; it took down \(running.count) running workload(s): \(running.joined(separator: ", "))"))
+          + (running.isEmpty
+            ? "" : "; it took down \(running.count) running workload(s): \(running.joined(separator: ", "))"))
     }
     if let reason = outcome.killedBy {
       let escalation = outcome.escalatedToKill ? ", escalated to SIGKILL" : ""

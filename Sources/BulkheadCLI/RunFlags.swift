@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import BulkheadSpec
 import BulkheadSystem
 import BulkheadWorkloads
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The values of the run flags, plain: what both the ArgumentParser definition
 /// (`RunOptions`, which also gives help, completion and errors) and the fast path
@@ -171,7 +172,8 @@ public struct RunFlags: Sendable, Equatable {
         hint: "use default, unconfined, or the path of an OCI or Docker JSON profile")
     }
     let confinement = Confinement(
-      seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: try user.map { text throws(BulkheadError) in
+      seccomp: seccomp, capAdd: capAdd, capDrop: capDrop,
+      user: try user.map { text throws(BulkheadError) in
         try UserIdentity(parsing: text)
       }, rlimits: rlimits, userNamespace: userns)
     let spec = Spec(
@@ -184,7 +186,8 @@ public struct RunFlags: Sendable, Equatable {
         try parseDurationMilliseconds(text, field: "--timeout")
       }, confinement: confinement,
       cgroup: CgroupRequest(
-        memoryBytes: try memory.map { text throws(BulkheadError) in try CgroupRequest.parseSize(text, field: "--memory") },
+        memoryBytes: try memory.map { text throws(BulkheadError) in try CgroupRequest.parseSize(text, field: "--memory")
+        },
         memorySwapBytes: try memorySwap.map { text throws(BulkheadError) in
           try CgroupRequest.parseSize(text, field: "--memory-swap")
         }, pids: pids, cpus: cpus),

@@ -5,12 +5,14 @@ import BulkheadSystem
 /// The flags shared by every command that runs a workload; `makeSpec` is the one
 /// place where flags become a `Spec`.
 public struct RunOptions: ParsableArguments {
-  @Option(name: .long, help: "Isolation level: container (default), process, thread or task (the last two run --workload).")
+  @Option(
+    name: .long, help: "Isolation level: container (default), process, thread or task (the last two run --workload).")
   public var level: String = IsolationLevel.container.rawValue
 
   @Option(
     name: .customLong("share"),
-    help: ArgumentHelp("Keep one of the host's namespaces (net, ipc, uts, cgroup, pid). Repeatable.",
+    help: ArgumentHelp(
+      "Keep one of the host's namespaces (net, ipc, uts, cgroup, pid). Repeatable.",
       valueName: "kind"))
   public var share: [String] = []
 
@@ -53,7 +55,10 @@ public struct RunOptions: ParsableArguments {
       valueName: "workload"))
   public var workload: [String] = []
 
-  @Option(help: ArgumentHelp("seccomp profile: default (in a container), unconfined (for a process), or an OCI/Docker JSON file.", valueName: "profile"))
+  @Option(
+    help: ArgumentHelp(
+      "seccomp profile: default (in a container), unconfined (for a process), or an OCI/Docker JSON file.",
+      valueName: "profile"))
   public var seccomp: String?
 
   @Option(help: ArgumentHelp("Add a capability (net_admin, CAP_SYS_PTRACE, all). Repeatable.", valueName: "cap"))
@@ -65,7 +70,10 @@ public struct RunOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Run as this uid (and gid) inside.", valueName: "uid[:gid]"))
   public var user: String?
 
-  @Option(help: ArgumentHelp("A resource limit: as, core, cpu, data, fsize, memlock, nofile, nproc, stack. Repeatable.", valueName: "name=soft[:hard]"))
+  @Option(
+    help: ArgumentHelp(
+      "A resource limit: as, core, cpu, data, fsize, memlock, nofile, nproc, stack. Repeatable.",
+      valueName: "name=soft[:hard]"))
   public var rlimit: [String] = []
 
   @Flag(help: "Map root inside to an unprivileged host range through a user namespace (automatic when not root).")

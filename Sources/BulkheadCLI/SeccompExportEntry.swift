@@ -24,7 +24,8 @@ enum SeccompExportEntry {
       if arguments[0] == "default" {
         filter = try SeccompFilterCache.defaultFilter()
       } else {
-        let kept = Set(Capabilities.names(try Capabilities.resolve(base: Capabilities.dockerDefault, add: [], drop: [])))
+        let kept = Set(
+          Capabilities.names(try Capabilities.resolve(base: Capabilities.dockerDefault, add: [], drop: [])))
         filter = try SeccompCompiler.compile(
           try SeccompProfiles.load(
             path: arguments[0], capabilities: kept, architecture: SeccompProfiles.runningArchitecture,

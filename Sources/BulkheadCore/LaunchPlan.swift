@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import BulkheadSeccomp
 import BulkheadSpec
 import BulkheadSystem
 import CBulkhead
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Everything the C child path reads, prepared in the parent before clone: C strings,
 /// the mount plan, argv/envp, the flags. It owns that memory and frees it in `deinit`;

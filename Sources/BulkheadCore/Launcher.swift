@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import BulkheadSpec
 import BulkheadSystem
 import CBulkhead
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Starts workloads at the process and container levels through the C child path.
 ///
@@ -216,7 +217,8 @@ public struct Launcher: Sendable {
       return BulkheadError(
         code: .unsupported, step: "clone", reason: "cannot create a user namespace as uid \(getuid())",
         errno: err,
-        hint: "run as root, or enable unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)"
+        hint:
+          "run as root, or enable unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)"
       )
     }
     if err == EPERM {

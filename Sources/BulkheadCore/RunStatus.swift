@@ -1,8 +1,9 @@
+import BulkheadSpec
+import BulkheadSystem
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
-import BulkheadSystem
 
 /// The document `--json-status` writes: the machine contract of `bulkhead run`.
 /// Fields are documented in docs/json-status.md; `schema` changes when they do.
@@ -99,7 +100,10 @@ public struct RunStatus: Sendable, Codable, Equatable {
     }
   }
 
-  public init(spec: Spec, error: BulkheadError, exitStatus: Int32, startedWall: UInt64, endedWall: UInt64, startedMono: UInt64, endedMono: UInt64) {
+  public init(
+    spec: Spec, error: BulkheadError, exitStatus: Int32, startedWall: UInt64, endedWall: UInt64, startedMono: UInt64,
+    endedMono: UInt64
+  ) {
     self.spec = spec
     startedAt = Self.rfc3339(startedWall)
     endedAt = Self.rfc3339(endedWall)

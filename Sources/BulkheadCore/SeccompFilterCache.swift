@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import BulkheadSeccomp
 import BulkheadSpec
 import BulkheadSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The built-in default filter, kept on disk between runs. Compiling it with
 /// libseccomp costs about 5 ms — as much as the rest of a container's start — and
@@ -31,7 +32,8 @@ public enum SeccompFilterCache {
     guard let exe = currentExecutablePath() else { return nil }
     var st = stat()
     guard stat(exe, &st) == 0 else { return nil }
-    let identity = "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(SeccompProfiles.runningArchitecture)"
+    let identity =
+      "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(SeccompProfiles.runningArchitecture)"
     let base: String
     if let xdg = getenv("XDG_CACHE_HOME"), xdg.pointee != 0 {
       base = String(cString: xdg)

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import BulkheadSpec
 import BulkheadSystem
 import CBulkhead
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The reactor that watches a workload: one thread, epoll over the workload's
 /// pidfd, a signalfd (signals sent to bulkhead) and timerfds (timeout, grace).
@@ -201,9 +202,12 @@ struct ReportReader {
   init(workload: Workload) {
     fd = workload.reportFD
     start = workload.startedAtMonotonicNanoseconds
-    statuses = workload.reportFD == nil ? [] : workload.spec.workloads.enumerated().map { index, text in
-      InProcessStatus(index: index, name: String(text.split(separator: " ").first { !$0.hasPrefix("after=") } ?? ""))
-    }
+    statuses =
+      workload.reportFD == nil
+      ? []
+      : workload.spec.workloads.enumerated().map { index, text in
+        InProcessStatus(index: index, name: String(text.split(separator: " ").first { !$0.hasPrefix("after=") } ?? ""))
+      }
     if let fd { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
   }
 

@@ -1,8 +1,9 @@
+import BulkheadSpec
+import BulkheadSystem
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
-import BulkheadSystem
 
 /// The uid/gid maps written for a new user namespace, by the parent, before the
 /// child is released (user_namespaces(7)).

@@ -47,12 +47,14 @@ public struct UserIdentity: Sendable, Codable, Equatable {
   public init(parsing text: String) throws(BulkheadError) {
     let parts = text.split(separator: ":", omittingEmptySubsequences: false)
     guard parts.count <= 2, let uid = UInt32(parts[0]), uid != UInt32.max else {
-      throw .invalidSpec(field: "--user", value: text, reason: "expected UID[:GID] as numbers", hint: "e.g. --user 1000:1000")
+      throw .invalidSpec(
+        field: "--user", value: text, reason: "expected UID[:GID] as numbers", hint: "e.g. --user 1000:1000")
     }
     var gid = uid
     if parts.count == 2 {
       guard let g = UInt32(parts[1]), g != UInt32.max else {
-        throw .invalidSpec(field: "--user", value: text, reason: "expected UID[:GID] as numbers", hint: "e.g. --user 1000:1000")
+        throw .invalidSpec(
+          field: "--user", value: text, reason: "expected UID[:GID] as numbers", hint: "e.g. --user 1000:1000")
       }
       gid = g
     }
@@ -79,7 +81,8 @@ public struct ResourceLimit: Sendable, Codable, Equatable {
   /// value sets both limits.
   public init(parsing text: String) throws(BulkheadError) {
     guard let eq = text.firstIndex(of: "=") else {
-      throw .invalidSpec(field: "--rlimit", value: text, reason: "expected NAME=SOFT[:HARD]", hint: "e.g. --rlimit nofile=1024")
+      throw .invalidSpec(
+        field: "--rlimit", value: text, reason: "expected NAME=SOFT[:HARD]", hint: "e.g. --rlimit nofile=1024")
     }
     let name = text[..<eq].lowercased()
     guard Self.names.contains(name) else {

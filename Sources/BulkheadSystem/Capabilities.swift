@@ -1,8 +1,9 @@
+import BulkheadSpec
+import CCap
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
-import CCap
 
 /// Capability names and numbers, through libcap (in the parent only).
 public enum Capabilities {

@@ -1,7 +1,8 @@
+import BulkheadSpec
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
 
 /// What a sandbox's cgroup measured, read after the workload ended.
 public struct CgroupStats: Sendable, Equatable, Codable {
@@ -46,7 +47,8 @@ public final class CgroupGroup: @unchecked Sendable {
   /// Moves `pid` into every directory (cgroup.procs).
   public func attach(pid: Int32) throws(BulkheadError) {
     for (controller, dir) in directories.sorted(by: { $0.key < $1.key }) {
-      try CgroupFiles.write("\(pid)", to: dir + "/cgroup.procs", step: "join the \(controller.isEmpty ? "v2" : controller) cgroup")
+      try CgroupFiles.write(
+        "\(pid)", to: dir + "/cgroup.procs", step: "join the \(controller.isEmpty ? "v2" : controller) cgroup")
     }
   }
 
@@ -69,19 +71,29 @@ public final class CgroupGroup: @unchecked Sendable {
     switch version {
     case .v1:
       if let dir = directories["memory"] {
-        s.memoryPeakBytes = CgroupFiles.read(dir + "/memory.max_usage_in_bytes").flatMap { UInt64($0.trimmingCharacters(in: "\n ")) }
-        s.oomKills = CgroupFiles.read(dir + "/memory.oom_control").flatMap { CgroupFiles.keyed($0)["oom_kill"] }.map { Int($0) }
+        s.memoryPeakBytes = CgroupFiles.read(dir + "/memory.max_usage_in_bytes").flatMap {
+          UInt64($0.trimmingCharacters(in: "\n "))
+        }
+        s.oomKills = CgroupFiles.read(dir + "/memory.oom_control").flatMap { CgroupFiles.keyed($0)["oom_kill"] }.map {
+          Int($0)
+        }
       }
       if let dir = directories["pids"] {
         s.pidsPeak = CgroupFiles.read(dir + "/pids.peak").flatMap { Int($0.trimmingCharacters(in: "\n ")) }
-        s.pidsLimitHits = CgroupFiles.read(dir + "/pids.events").flatMap { CgroupFiles.keyed($0)["max"] }.map { Int($0) }
+        s.pidsLimitHits = CgroupFiles.read(dir + "/pids.events").flatMap { CgroupFiles.keyed($0)["max"] }.map {
+          Int($0)
+        }
       }
     case .v2:
       if let dir = directories[""] {
         s.memoryPeakBytes = CgroupFiles.read(dir + "/memory.peak").flatMap { UInt64($0.trimmingCharacters(in: "\n ")) }
-        s.oomKills = CgroupFiles.read(dir + "/memory.events").flatMap { CgroupFiles.keyed($0)["oom_kill"] }.map { Int($0) }
+        s.oomKills = CgroupFiles.read(dir + "/memory.events").flatMap { CgroupFiles.keyed($0)["oom_kill"] }.map {
+          Int($0)
+        }
         s.pidsPeak = CgroupFiles.read(dir + "/pids.peak").flatMap { Int($0.trimmingCharacters(in: "\n ")) }
-        s.pidsLimitHits = CgroupFiles.read(dir + "/pids.events").flatMap { CgroupFiles.keyed($0)["max"] }.map { Int($0) }
+        s.pidsLimitHits = CgroupFiles.read(dir + "/pids.events").flatMap { CgroupFiles.keyed($0)["max"] }.map {
+          Int($0)
+        }
       }
     }
     s.cpuUsageNanoseconds = cpuUsageNanoseconds()
@@ -119,7 +131,8 @@ public final class CgroupGroup: @unchecked Sendable {
       while rmdir(dir) != 0 && errno != ENOENT {
         tries += 1
         if errno != EBUSY || tries > 200 {
-          failure = .setupFailed(step: "remove the \(controller.isEmpty ? "v2" : controller) cgroup", value: dir, errno: errno)
+          failure = .setupFailed(
+            step: "remove the \(controller.isEmpty ? "v2" : controller) cgroup", value: dir, errno: errno)
           break
         }
         usleep(5000)
@@ -154,7 +167,9 @@ public struct Cgroups: Sendable {
   /// hierarchy has the controllers (a pure v2 system), else v1 when the memory,
   /// pids and cpu hierarchies are mounted; nil when neither.
   public static func detect() -> Cgroups? {
-    detect(mountinfo: CgroupFiles.read("/proc/self/mountinfo") ?? "", selfCgroup: CgroupFiles.read("/proc/self/cgroup") ?? "") {
+    detect(
+      mountinfo: CgroupFiles.read("/proc/self/mountinfo") ?? "", selfCgroup: CgroupFiles.read("/proc/self/cgroup") ?? ""
+    ) {
       CgroupFiles.read($0)
     }
   }
@@ -172,7 +187,8 @@ public struct Cgroups: Sendable {
       let point = String(left[4])
       if right[0] == "cgroup2" { unified = point }
       if right[0] == "cgroup" {
-        for option in right[2].split(separator: ",") where ["memory", "pids", "cpu", "cpuacct"].contains(String(option)) {
+        for option in right[2].split(separator: ",")
+        where ["memory", "pids", "cpu", "cpuacct"].contains(String(option)) {
           v1[String(option)] = point
         }
       }
@@ -185,7 +201,8 @@ public struct Cgroups: Sendable {
       for controller in f[1].split(separator: ",") { own[String(controller)] = String(f[2]) }
     }
     if let unified, let path = own[""],
-      let controllers = read(unified + (path == "/" ? "" : path) + "/cgroup.controllers") ?? read(unified + "/cgroup.controllers"),
+      let controllers = read(unified + (path == "/" ? "" : path) + "/cgroup.controllers")
+        ?? read(unified + "/cgroup.controllers"),
       controllers.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("memory")
     {
       return Cgroups(version: .v2, mounts: ["": unified], ownPaths: ["": path])
@@ -242,7 +259,8 @@ public struct Cgroups: Sendable {
         for controller in controllers {
           guard let parent = parent(controller) else {
             throw BulkheadError(
-              code: .unsupported, step: "cgroup", value: controller, reason: "the \(controller) controller is not mounted",
+              code: .unsupported, step: "cgroup", value: controller,
+              reason: "the \(controller) controller is not mounted",
               hint: "mount the cgroup v1 \(controller) hierarchy, or use cgroup v2")
           }
           try CgroupFiles.makeDirectory(parent, controller: controller)
@@ -256,10 +274,12 @@ public struct Cgroups: Sendable {
           if let swap = request.memorySwapBytes {
             guard access(dir + "/memory.memsw.limit_in_bytes", W_OK) == 0 else {
               throw BulkheadError(
-                code: .unsupported, step: "cgroup", value: "memory.memsw", reason: "swap accounting is off on this kernel",
+                code: .unsupported, step: "cgroup", value: "memory.memsw",
+                reason: "swap accounting is off on this kernel",
                 hint: "boot with swapaccount=1, or drop --memory-swap")
             }
-            try CgroupFiles.write("\(swap)", to: dir + "/memory.memsw.limit_in_bytes", step: "memory.memsw.limit_in_bytes")
+            try CgroupFiles.write(
+              "\(swap)", to: dir + "/memory.memsw.limit_in_bytes", step: "memory.memsw.limit_in_bytes")
           }
         }
         if let dir = directories["pids"], let pids = request.pids {
@@ -268,7 +288,8 @@ public struct Cgroups: Sendable {
         if let dir = directories["cpu"], let cpus = request.cpus {
           let period = 100_000
           try CgroupFiles.write("\(period)", to: dir + "/cpu.cfs_period_us", step: "cpu.cfs_period_us")
-          try CgroupFiles.write("\(max(1000, Int(cpus * Double(period))))", to: dir + "/cpu.cfs_quota_us", step: "cpu.cfs_quota_us")
+          try CgroupFiles.write(
+            "\(max(1000, Int(cpus * Double(period))))", to: dir + "/cpu.cfs_quota_us", step: "cpu.cfs_quota_us")
         }
       case .v2:
         guard let parent = parent("") else {
@@ -279,7 +300,9 @@ public struct Cgroups: Sendable {
         if request.memoryBytes != nil || request.memorySwapBytes != nil { needed.append("memory") }
         if request.pids != nil { needed.append("pids") }
         if request.cpus != nil { needed.append("cpu") }
-        let available = Set((CgroupFiles.read(parent + "/cgroup.controllers") ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        let available = Set(
+          (CgroupFiles.read(parent + "/cgroup.controllers") ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" })
+            .map(String.init))
         for controller in needed where !available.contains(controller) {
           throw BulkheadError(
             code: .unsupported, step: "cgroup", value: controller,
@@ -353,7 +376,8 @@ public enum CgroupFiles {
     if mkdir(path, 0o755) != 0 && errno != EEXIST {
       let err = errno
       throw BulkheadError(
-        code: .unsupported, step: "cgroup", value: path, reason: "cannot create the \(controller) cgroup: \(BulkheadError.describe(errno: err))",
+        code: .unsupported, step: "cgroup", value: path,
+        reason: "cannot create the \(controller) cgroup: \(BulkheadError.describe(errno: err))",
         errno: err, hint: hint(err))
     }
   }

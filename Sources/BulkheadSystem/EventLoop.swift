@@ -1,8 +1,9 @@
+import BulkheadSpec
+import CBulkhead
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
-import CBulkhead
 
 /// A minimal epoll reactor: descriptors registered with a token, `wait` returns the
 /// tokens that are ready. One thread owns it; nothing here blocks except `wait`.

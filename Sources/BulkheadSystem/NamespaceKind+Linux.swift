@@ -1,7 +1,8 @@
+import BulkheadSpec
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import BulkheadSpec
 
 extension NamespaceKind {
   /// The CLONE_NEW* flag that creates this kind (see clone(2)).

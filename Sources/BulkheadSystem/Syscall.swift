@@ -1,10 +1,11 @@
+import BulkheadSpec
+import CBulkhead
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import BulkheadSpec
-import CBulkhead
 
 /// The calling thread's errno.
 public var currentErrno: Int32 { errno }

@@ -33,11 +33,13 @@ public enum InProcessHost {
           result: codes + index)
         var thread = pthread_t()
         let box = Unmanaged.passRetained(job).toOpaque()
-        let r = pthread_create(&thread, nil, { raw in
-          let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-          job.result.pointee = job.runBlocking()
-          return nil
-        }, box)
+        let r = pthread_create(
+          &thread, nil,
+          { raw in
+            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            job.result.pointee = job.runBlocking()
+            return nil
+          }, box)
         if r != 0 {
           Unmanaged<Job>.fromOpaque(box).release()
           report(reportFD, "error \(index) pthread_create \(r)")
@@ -84,7 +86,8 @@ public enum InProcessHost {
     let reportFD: Int32
     let result: UnsafeMutablePointer<Int32>
 
-    init(invocation: WorkloadInvocation, context: WorkloadContext, reportFD: Int32, result: UnsafeMutablePointer<Int32>) {
+    init(invocation: WorkloadInvocation, context: WorkloadContext, reportFD: Int32, result: UnsafeMutablePointer<Int32>)
+    {
       self.invocation = invocation
       self.context = context
       self.reportFD = reportFD

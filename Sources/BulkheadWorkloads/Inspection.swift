@@ -34,11 +34,14 @@ public struct Inspection: Sendable {
     i.add("visiblePIDs", "\(pids.count)")
     i.add(
       "firstProcesses",
-      "[" + pids.prefix(8).map { "{\"pid\":\($0),\"name\":\(jsonString(processName($0)))}" }.joined(separator: ",") + "]")
+      "[" + pids.prefix(8).map { "{\"pid\":\($0),\"name\":\(jsonString(processName($0)))}" }.joined(separator: ",")
+        + "]")
     let status = readText("/proc/self/status") ?? ""
     for key in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters"] {
       if let value = statusField(status, key) {
-        i.add(key.prefix(1).lowercased() + key.dropFirst(), Int(value) != nil && !key.hasPrefix("Cap") ? value : jsonString(value))
+        i.add(
+          key.prefix(1).lowercased() + key.dropFirst(),
+          Int(value) != nil && !key.hasPrefix("Cap") ? value : jsonString(value))
       }
     }
     for (key, file) in [("uidMap", "uid_map"), ("gidMap", "gid_map"), ("setgroups", "setgroups")] {
@@ -59,10 +62,11 @@ public struct Inspection: Sendable {
     }
     i.add(
       "mounts",
-      "[" + mounts.map { line -> String in
-        let p = line.split(separator: " ")
-        return jsonString(p.count > 2 ? "\(p[1]) \(p[2])" : String(line))
-      }.joined(separator: ",") + "]")
+      "["
+        + mounts.map { line -> String in
+          let p = line.split(separator: " ")
+          return jsonString(p.count > 2 ? "\(p[1]) \(p[2])" : String(line))
+        }.joined(separator: ",") + "]")
     i.add("openDescriptors", "[" + openDescriptors().map(String.init).joined(separator: ",") + "]")
     var names: [String] = []
     var p = environ

@@ -1,7 +1,8 @@
+import CWorkloads
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import CWorkloads
 
 /// `try-syscall NAME|NUMBER [ARGS]`: one real attempt, reported as a verdict.
 public enum TrySyscall {
@@ -57,9 +58,11 @@ public enum TrySyscall {
     let err = Int32(-result)
     switch err {
     case EPERM, EACCES:
-      return Result(syscall: name, verdict: "denied", errno: err, note: "refused by the kernel's permission check or a filter")
+      return Result(
+        syscall: name, verdict: "denied", errno: err, note: "refused by the kernel's permission check or a filter")
     case ENOSYS:
-      return Result(syscall: name, verdict: "unavailable", errno: err, note: "not implemented here, or filtered as unknown")
+      return Result(
+        syscall: name, verdict: "unavailable", errno: err, note: "not implemented here, or filtered as unknown")
     default:
       return Result(
         syscall: name, verdict: strict ? "failed" : "allowed", errno: err,

@@ -1,9 +1,10 @@
+import CWorkloads
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CWorkloads
 
 /// Runs the built-in workloads. One implementation each; the in-process levels call
 /// the same functions as `bulkhead-probe`. Where a fault behaves differently at a
@@ -131,7 +132,8 @@ public enum Workloads {
     let chunk = 16 << 20
     var total = 0
     var lastReport = 0
-    context.emit("oom: allocating \(chunk >> 20) MiB chunks\(ceiling.map { " up to \($0 >> 20) MiB" } ?? " until stopped")")
+    context.emit(
+      "oom: allocating \(chunk >> 20) MiB chunks\(ceiling.map { " up to \($0 >> 20) MiB" } ?? " until stopped")")
     var held: [UnsafeMutableRawPointer] = []
     while ceiling == nil || total < ceiling! {
       // Every page is written: untouched memory is not charged.
@@ -156,7 +158,8 @@ public enum Workloads {
     var stopErrno: Int32 = 0
     let count = bhw_fork_bomb(max, &stopErrno)
     if stopErrno != 0 {
-      context.emit("fork-bomb: \(count) processes, then fork failed: \(String(cString: strerror(stopErrno))) (errno \(stopErrno))")
+      context.emit(
+        "fork-bomb: \(count) processes, then fork failed: \(String(cString: strerror(stopErrno))) (errno \(stopErrno))")
     } else {
       context.emit("fork-bomb: \(count) processes (the cap)")
     }
@@ -175,7 +178,8 @@ public enum Workloads {
       }
       opened.append(fd)
     }
-    context.emit("fd-exhaust: opened \(opened.count) descriptors, then \(String(cString: strerror(err))) (errno \(err))")
+    context.emit(
+      "fd-exhaust: opened \(opened.count) descriptors, then \(String(cString: strerror(err))) (errno \(err))")
     guard let holdSeconds else {
       while true { pause() }
     }

@@ -37,7 +37,8 @@ struct FastRunParserTests {
 
   @Test(arguments: [
     ["run", "--help"], ["run", "-h"], ["run", "--levl", "x", "--", "true"], ["run", "--level"],
-    ["run", "--level", "--rw", "--", "true"], ["run", "--pass-fd", "x", "--", "true"], ["run", "--rw=yes", "--", "true"],
+    ["run", "--level", "--rw", "--", "true"], ["run", "--pass-fd", "x", "--", "true"],
+    ["run", "--rw=yes", "--", "true"],
     ["run", "-e", "x"], ["inspect"], [],
   ])
   func anythingElseGoesToTheFullParser(arguments: [String]) {

@@ -11,7 +11,8 @@ func statusFields(_ text: String) -> [String: String] {
   return out
 }
 
-@Suite("Capabilities, identity, rlimits, user namespaces", .enabled(if: Harness.canRunContainers, Harness.containerReason))
+@Suite(
+  "Capabilities, identity, rlimits, user namespaces", .enabled(if: Harness.canRunContainers, Harness.containerReason))
 struct ConfinementTests {
   static let dockerDefaultMask = "00000000a80425fb"
 
@@ -27,7 +28,9 @@ struct ConfinementTests {
   }
 
   @Test func capAddAndDropChangeTheSetAsRequested() throws {
-    let r = try Harness.run(["run", "--cap-add", "sys_admin", "--cap-drop", "CAP_NET_RAW", "--", "cat", "/proc/self/status"])
+    let r = try Harness.run([
+      "run", "--cap-add", "sys_admin", "--cap-drop", "CAP_NET_RAW", "--", "cat", "/proc/self/status",
+    ])
     let eff = UInt64(statusFields(r.stdout)["CapEff"] ?? "", radix: 16) ?? 0
     #expect(eff & (1 << 21) != 0, "CAP_SYS_ADMIN added")
     #expect(eff & (1 << 13) == 0, "CAP_NET_RAW dropped")
@@ -46,7 +49,9 @@ struct ConfinementTests {
   }
 
   @Test func userSwitchesUidAndGidAndClearsCapabilities() throws {
-    let r = try Harness.run(["run", "--user", "1000:1001", "--", "sh", "-c", "id -u; id -g; id -G; grep CapEff /proc/self/status"])
+    let r = try Harness.run([
+      "run", "--user", "1000:1001", "--", "sh", "-c", "id -u; id -g; id -G; grep CapEff /proc/self/status",
+    ])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(Array(r.lines.prefix(3)) == ["1000", "1001", "1001"])
     #expect(r.lines.last?.hasSuffix("0000000000000000") == true)

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@Suite("Container isolation, checked from inside and outside", .enabled(if: Harness.canRunContainers, Harness.containerReason))
+@Suite(
+  "Container isolation, checked from inside and outside",
+  .enabled(if: Harness.canRunContainers, Harness.containerReason))
 struct ContainerIsolationTests {
   @Test func theWorkloadIsPID1AndSeesOnlyItsOwnProcesses() throws {
     let r = try Harness.run(["run", "--", "sh", "-c", "echo $$; ls /proc | grep -E '^[0-9]+$'"])
@@ -136,7 +138,8 @@ struct ContainerIsolationTests {
     try "hello\n".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
     let r = try Harness.run([
       "run", "--bind", "\(dir):/tmp/in:ro", "--bind", "\(dir)/file:/tmp/one", "--tmpfs", "/tmp/scratch",
-      "--cwd", "/tmp/in", "--", "sh", "-c", "cat file; cat /tmp/one; pwd; touch x || echo ro; touch /tmp/scratch/y && echo rw",
+      "--cwd", "/tmp/in", "--", "sh", "-c",
+      "cat file; cat /tmp/one; pwd; touch x || echo ro; touch /tmp/scratch/y && echo rw",
     ])
     #expect(r.lines == ["hello", "hello", "/tmp/in", "ro", "rw"], "\(r.stdout) \(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/x"))

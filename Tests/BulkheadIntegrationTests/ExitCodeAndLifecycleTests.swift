@@ -112,7 +112,9 @@ struct ExitCodeAndLifecycleTests {
 
   @Test func aTimeoutEndsTheWorkloadAndIsReportedAsSuch() throws {
     let start = Date()
-    let r = try Harness.run(["run", "--timeout", "200ms", "--grace", "100ms", "--json-status", "-", "--", "sleep", "30"])
+    let r = try Harness.run([
+      "run", "--timeout", "200ms", "--grace", "100ms", "--json-status", "-", "--", "sleep", "30",
+    ])
     #expect(r.status == 137)  // PID 1 ignores SIGTERM without a handler: SIGKILL follows
     #expect(Date().timeIntervalSince(start) < 10)
     #expect(r.stderr.contains("killed(timeout)"))
@@ -124,7 +126,9 @@ struct ExitCodeAndLifecycleTests {
   }
 }
 
-@Suite("Bad input: one line, the documented code, nothing left", .enabled(if: Harness.canRunContainers, Harness.containerReason))
+@Suite(
+  "Bad input: one line, the documented code, nothing left",
+  .enabled(if: Harness.canRunContainers, Harness.containerReason))
 struct BadInputTests {
   @Test(arguments: [
     (["run", "--level", "bogus", "--", "true"], Int32(2), "--level"),
@@ -165,7 +169,11 @@ struct BadInputTests {
   }
 }
 
-@Suite("Rootless: an unprivileged caller gets a user namespace", .enabled(if: Harness.canRunContainers && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to drop to nobody with setpriv"))
+@Suite(
+  "Rootless: an unprivileged caller gets a user namespace",
+  .enabled(
+    if: Harness.canRunContainers && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+    "needs root to drop to nobody with setpriv"))
 struct RootlessTests {
   @Test func nobodyRunsAContainerAsRootInside() throws {
     let r = try Harness.shell(

@@ -15,7 +15,9 @@ extension Harness {
 
 @Suite("seccomp, driven from inside with try-syscall", .enabled(if: Harness.canRunWorkloads, Harness.workloadReason))
 struct SeccompTests {
-  @Test(arguments: ["mount", "unshare", "reboot", "keyctl", "bpf", "ptrace", "kexec_load", "init_module", "perf_event_open"])
+  @Test(arguments: [
+    "mount", "unshare", "reboot", "keyctl", "bpf", "ptrace", "kexec_load", "init_module", "perf_event_open",
+  ])
   func theDefaultProfileDeniesWithEPERM(name: String) throws {
     let (verdict, errno) = try Harness.verdict(name)
     #expect(verdict == "denied" && errno == 1, "\(name): \(verdict)")
@@ -89,7 +91,9 @@ struct SeccompTests {
     #else
       let getppid = "173"
     #endif
-    let r = try Harness.run(["run", "--seccomp", dir + "/kill.json", "--json-status", "-", "--workload", "try-syscall \(getppid)"])
+    let r = try Harness.run([
+      "run", "--seccomp", dir + "/kill.json", "--json-status", "-", "--workload", "try-syscall \(getppid)",
+    ])
     #expect(r.status == 128 + 31)
     #expect(r.stderr.contains("killed(seccomp)"))
   }
@@ -97,8 +101,14 @@ struct SeccompTests {
   @Test(arguments: [
     (#"{"defaultAction": 3}"#, "defaultAction"),
     (#"{"defaultAction":"SCMP_ACT_FOO"}"#, "defaultAction"),
-    (#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":"mount","action":"SCMP_ACT_ALLOW"}]}"#, "syscalls[0].names"),
-    (#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOPE"}]}"#, "syscalls[0].action"),
+    (
+      #"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":"mount","action":"SCMP_ACT_ALLOW"}]}"#,
+      "syscalls[0].names"
+    ),
+    (
+      #"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOPE"}]}"#,
+      "syscalls[0].action"
+    ),
     (#"{"defaultAction":"#, "JSON"),
   ])
   func badProfilesAreRefusedNamingTheField(text: String, field: String) throws {
@@ -112,7 +122,11 @@ struct SeccompTests {
   }
 }
 
-@Suite("cgroup limits (v1 here, for real)", .enabled(if: Harness.canRunWorkloads && Harness.cgroupV1, "needs root, the probe, and cgroup v1 memory/pids/cpu hierarchies"))
+@Suite(
+  "cgroup limits (v1 here, for real)",
+  .enabled(
+    if: Harness.canRunWorkloads && Harness.cgroupV1, "needs root, the probe, and cgroup v1 memory/pids/cpu hierarchies")
+)
 struct CgroupLimitTests {
   @Test func aMemoryHogIsOOMKilledAndReportedWhileASiblingLives() throws {
     // The sibling: a container of its own, beating while the hog dies.
@@ -136,7 +150,8 @@ struct CgroupLimitTests {
 
   @Test(arguments: ["process", "container"])
   func aForkBombStopsAtThePidsLimit(level: String) throws {
-    let (r, status) = try Harness.workload(level, ["fork-bomb"], extra: ["--pids", "16", "--timeout", "1s", "--grace", "100ms"])
+    let (r, status) = try Harness.workload(
+      level, ["fork-bomb"], extra: ["--pids", "16", "--timeout", "1s", "--grace", "100ms"])
     #expect(r.stdout.contains("15 processes, then fork failed"), "\(r.stdout)")
     let cgroup = status["cgroup"] as? [String: Any]
     #expect(cgroup?["pidsPeak"] as? Int == 16)
@@ -144,7 +159,8 @@ struct CgroupLimitTests {
   }
 
   @Test func theCgroupDirectoriesAreGoneAfterwards() throws {
-    let (r, status) = try Harness.workload("process", ["orphan 30"], extra: ["--memory", "32M", "--pids", "8", "--cpus", "0.5"])
+    let (r, status) = try Harness.workload(
+      "process", ["orphan 30"], extra: ["--memory", "32M", "--pids", "8", "--cpus", "0.5"])
     #expect(r.status == 0)
     // The orphan escaped the process, not the cgroup: removing the cgroup killed it.
     #expect(Harness.waitUntilGone("orphan 30").isEmpty)
@@ -156,14 +172,16 @@ struct CgroupLimitTests {
   }
 
   @Test func cpuTimeIsEnforcedAndReported() throws {
-    let (r, status) = try Harness.workload("container", ["busy-hang"], extra: ["--cpu-time", "300ms", "--grace", "100ms", "--cpus", "1"])
+    let (r, status) = try Harness.workload(
+      "container", ["busy-hang"], extra: ["--cpu-time", "300ms", "--grace", "100ms", "--cpus", "1"])
     #expect([137, 143].contains(r.status))
     #expect((status["outcome"] as? [String: Any])?["reason"] as? String == "cpu-time")
   }
 
   @Test func limitsThatCannotBeAppliedAreRefused() throws {
     let r = try Harness.shell(
-      "setpriv --reuid 65534 --regid 65534 --clear-groups \"$BULKHEAD\" run --rootfs \"$BULKHEAD_ROOTFS\" --memory 64M -- true")
+      "setpriv --reuid 65534 --regid 65534 --clear-groups \"$BULKHEAD\" run --rootfs \"$BULKHEAD_ROOTFS\" --memory 64M -- true"
+    )
     #expect(r.status == 125, "\(r.stderr)")
     #expect(r.stderr.contains("cgroup"))
     #expect(r.stderr.contains("delegated") || r.stderr.contains("root"))

@@ -31,10 +31,12 @@ extension Harness {
 struct WorkloadTests {
   static let levels = ["task", "thread", "process", "container"]
 
-  @Test(arguments: levels, [
-    ("segv", Int32(139)), ("abort", 134), ("trap", 128 + trapSignal), ("fpe", fpeStatus),
-    ("stack-overflow", 139), ("exit 3", 3),
-  ])
+  @Test(
+    arguments: levels,
+    [
+      ("segv", Int32(139)), ("abort", 134), ("trap", 128 + trapSignal), ("fpe", fpeStatus),
+      ("stack-overflow", 139), ("exit 3", 3),
+    ])
   func faultsEndTheWayTheKernelSays(level: String, fault: (String, Int32)) throws {
     var expected = fault.1
     if level == "container" && fault.0 == "abort" {
@@ -164,7 +166,8 @@ struct WorkloadTests {
     for arguments in [
       ["run", "--workload", "no-such-workload"], ["run", "--level", "thread", "--", "true"],
       ["run", "--level", "thread", "--workload", "after=x segv"],
-      ["run", "--workload", "segv", "--", "true"], ["run", "--level", "process", "--workload", "segv", "--workload", "abort"],
+      ["run", "--workload", "segv", "--", "true"],
+      ["run", "--level", "process", "--workload", "segv", "--workload", "abort"],
     ] {
       let r = try Harness.run(arguments)
       #expect(r.status == 2, "\(arguments): \(r.stderr)")

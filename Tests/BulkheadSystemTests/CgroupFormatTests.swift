@@ -73,7 +73,8 @@ struct CgroupFormatTests {
       fm.createFile(atPath: parent + "/run-1-1/" + file, contents: nil)
     }
     try "1048576000\n".write(toFile: parent + "/run-1-1/memory.peak", atomically: false, encoding: .utf8)
-    try "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n".write(toFile: parent + "/run-1-1/memory.events", atomically: false, encoding: .utf8)
+    try "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n".write(
+      toFile: parent + "/run-1-1/memory.events", atomically: false, encoding: .utf8)
     try "7\n".write(toFile: parent + "/run-1-1/pids.peak", atomically: false, encoding: .utf8)
     try "max 2\n".write(toFile: parent + "/run-1-1/pids.events", atomically: false, encoding: .utf8)
     try "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n".write(
@@ -120,7 +121,9 @@ struct CgroupFormatTests {
 
   @Test func requestsAreValidated() throws {
     #expect(throws: BulkheadError.self) { try CgroupRequest(memoryBytes: 1000).validate() }
-    #expect(throws: BulkheadError.self) { try CgroupRequest(memoryBytes: 64 << 20, memorySwapBytes: 32 << 20).validate() }
+    #expect(throws: BulkheadError.self) {
+      try CgroupRequest(memoryBytes: 64 << 20, memorySwapBytes: 32 << 20).validate()
+    }
     #expect(throws: BulkheadError.self) { try CgroupRequest(memorySwapBytes: 64 << 20).validate() }
     #expect(throws: BulkheadError.self) { try CgroupRequest(pids: 0).validate() }
     #expect(throws: BulkheadError.self) { try CgroupRequest(cpus: 0).validate() }

@@ -1,8 +1,9 @@
-@testable import BulkheadCore
 import BulkheadSeccomp
 import BulkheadWorkloads
 import Foundation
 import Testing
+
+@testable import BulkheadCore
 
 @Suite("Workload invocations and reports")
 struct WorkloadParsingTests {
