@@ -114,6 +114,16 @@ enum Harness {
     try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
   }
 
+  /// Whether user nobody can execute bulkhead and read the Rootfs (a checkout
+  /// under a private home directory would not let it).
+  static var nobodyCanRun: Bool {
+    guard canRunContainers, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return false }
+    let r = try? shell(
+      "setpriv --reuid 65534 --regid 65534 --clear-groups sh -c 'test -x \"$BULKHEAD\" && test -x \"$BULKHEAD_ROOTFS/bin/busybox\"'"
+    )
+    return r?.status == 0
+  }
+
   static func mountCount() -> Int {
     ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").count
   }

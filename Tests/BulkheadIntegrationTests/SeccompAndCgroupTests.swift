@@ -178,7 +178,8 @@ struct CgroupLimitTests {
     #expect((status["outcome"] as? [String: Any])?["reason"] as? String == "cpu-time")
   }
 
-  @Test func limitsThatCannotBeAppliedAreRefused() throws {
+  @Test(.enabled(if: Harness.nobodyCanRun, "needs user nobody to reach bulkhead and the Rootfs"))
+  func limitsThatCannotBeAppliedAreRefused() throws {
     let r = try Harness.shell(
       "setpriv --reuid 65534 --regid 65534 --clear-groups \"$BULKHEAD\" run --rootfs \"$BULKHEAD_ROOTFS\" --memory 64M -- true"
     )
