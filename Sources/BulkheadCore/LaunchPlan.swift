@@ -58,7 +58,7 @@ public final class LaunchPlan {
       self.rootfs = nil
     }
 
-    var mountPlan: [(kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)] = []
+    var mountPlan: [Op] = []
     if let rootfs {
       mountPlan = try Self.mountPlan(spec: spec, rootfs: rootfs, stdinIsTerminal: stdinIsTerminal)
     }
@@ -81,6 +81,7 @@ public final class LaunchPlan {
     for (i, op) in mountPlan.enumerated() {
       var cop = bh_op()
       cop.kind = op.kind
+      cop.optional = op.optional ? 1 : 0
       cop.source = op.source.map { UnsafePointer(own($0)) }
       cop.target = UnsafePointer(own(op.target))
       cop.data = op.data.map { UnsafePointer(own($0)) }
@@ -258,19 +259,53 @@ public final class LaunchPlan {
     return result
   }
 
+  /// One operation of the mount plan, before it becomes a `bh_op`.
+  public struct Op: Sendable, Equatable {
+    public var kind: Int32
+    public var source: String?
+    public var target: String
+    public var data: String?
+    public var flags: UInt
+    public var what: String
+    public var optional = false
+  }
+
+  /// Paths of a fresh /proc that reach the host's kernel state: read-only, as runc
+  /// and Docker make them (a container's root could otherwise write
+  /// /proc/sys/kernel/core_pattern and run code on the host).
+  public static let readOnlyProcPaths = ["/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"]
+  /// Paths masked outright: files with /dev/null, directories with an empty tmpfs.
+  public static let maskedProcFiles = [
+    "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/interrupts",
+  ]
+  public static let maskedProcDirectories = ["/proc/acpi", "/proc/asound", "/proc/scsi"]
+
   /// The ordered mount plan: /proc, a minimal /dev, /tmp, then the user's mounts.
-  static func mountPlan(spec: Spec, rootfs: String, stdinIsTerminal: Bool) throws(BulkheadError)
-    -> [(kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)]
-  {
-    typealias Op = (kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)
+  static func mountPlan(spec: Spec, rootfs: String, stdinIsTerminal: Bool) throws(BulkheadError) -> [Op] {
     var plan: [Op] = []
     let nosuid = UInt(MS_NOSUID)
     let nodev = UInt(MS_NODEV)
     let noexec = UInt(MS_NOEXEC)
-    func add(_ kind: bh_op_kind, _ source: String?, _ target: String, _ data: String?, _ flags: UInt, _ what: String) {
-      plan.append((Int32(kind.rawValue), source, target, data, flags, what))
+    func add(
+      _ kind: bh_op_kind, _ source: String?, _ target: String, _ data: String?, _ flags: UInt, _ what: String,
+      optional: Bool = false
+    ) {
+      plan.append(
+        Op(
+          kind: Int32(kind.rawValue), source: source, target: target, data: data, flags: flags, what: what,
+          optional: optional))
     }
     add(BH_OP_PROC, nil, "/proc", nil, 0, "proc on /proc")
+    for path in readOnlyProcPaths {
+      add(BH_OP_BIND, rootfs + path, path, nil, UInt(MS_RDONLY), "read-only \(path)", optional: true)
+    }
+    for path in maskedProcFiles {
+      add(BH_OP_BIND, "/dev/null", path, nil, UInt(MS_RDONLY), "mask \(path)", optional: true)
+    }
+    for path in maskedProcDirectories {
+      add(BH_OP_TMPFS, nil, path, "size=0", UInt(MS_RDONLY) | nosuid | nodev | noexec, "mask \(path)", optional: true)
+    }
     add(BH_OP_TMPFS, nil, "/dev", "mode=0755,size=65536", nosuid | noexec, "tmpfs on /dev")
     for device in devices {
       add(BH_OP_MKFILE, nil, "/dev", device, 0, "create /dev/\(device)")

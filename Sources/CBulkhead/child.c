@@ -167,6 +167,7 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
     case BH_OP_PROC:
     case BH_OP_DEVPTS: {
       long fd = bh_resolve(rootfd, op->target, 0);
+      if (fd == -ENOENT && op->optional) return;
       if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
       bh_fd_path(fdpath, (int)fd);
       long r;

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("The mount plan handed to the child path")
 struct LaunchPlanTests {
-  typealias Op = (kind: Int32, source: String?, target: String, data: String?, flags: UInt, what: String)
+  typealias Op = LaunchPlan.Op
 
   func plan(_ mounts: [MountSpec] = [], terminal: Bool = false) throws -> [Op] {
     let spec = Spec(level: .container, command: ["/bin/true"], rootfs: "/r", mounts: mounts)
@@ -16,9 +16,13 @@ struct LaunchPlanTests {
   @Test func standardMountsComeFirstInOrder() throws {
     let ops = try plan()
     #expect(ops.first?.what == "proc on /proc")
-    #expect(ops[1].what == "tmpfs on /dev")
+    // Right after /proc: its host-facing parts read-only or masked, each optional.
+    let procHardening = ops.dropFirst().prefix { $0.target.hasPrefix("/proc/") }
+    #expect(procHardening.map(\.target).contains("/proc/sys"))
+    #expect(procHardening.allSatisfy { $0.optional && $0.flags & UInt(MS_RDONLY) != 0 })
+    #expect(ops[procHardening.count + 1].what == "tmpfs on /dev")
     #expect(ops.last?.what == "tmpfs on /tmp")
-    let bound = ops.filter { $0.kind == Int32(BH_OP_BIND.rawValue) }.map(\.target)
+    let bound = ops.filter { $0.kind == Int32(BH_OP_BIND.rawValue) && $0.target.hasPrefix("/dev/") }.map(\.target)
     #expect(bound == LaunchPlan.devices.map { "/dev/\($0)" })
     #expect(!ops.contains { $0.target == "/dev/pts" })
   }

@@ -46,6 +46,19 @@ struct ContainerIsolationTests {
     }
   }
 
+  @Test(arguments: [[String](), ["--userns"]])
+  func procSysIsReadOnlyAndKernelStateIsMasked(flags: [String]) throws {
+    // Root in a container without a user namespace is root for /proc/sys: a
+    // writable core_pattern would run a program on the host.
+    let r = try Harness.run(
+      ["run"] + flags + [
+        "--", "sh", "-c",
+        "echo x > /proc/sys/kernel/domainname || echo refused; wc -c < /proc/keys; ls /proc/acpi | wc -l",
+      ])
+    #expect(r.lines == ["refused", "0", "0"], "\(r.stdout) \(r.stderr)")
+    #expect(r.stderr.contains("Read-only file system"))
+  }
+
   @Test func onlyLoopbackIsThereAndItIsUp() throws {
     let r = try Harness.run(["run", "--", "ip", "-o", "link"])
     #expect(r.status == 0, "\(r.stderr)")

@@ -68,6 +68,7 @@ typedef enum bh_op_kind {
 
 typedef struct bh_op {
   int32_t kind;
+  int32_t optional;  // 1: a target that does not exist is skipped (masked /proc paths)
   const char *source;
   const char *target;
   const char *data;
