@@ -105,7 +105,7 @@ public final class LaunchPlan {
     // level; --cap-add/--cap-drop change either.
     if spec.level == .container || !confinement.capAdd.isEmpty || !confinement.capDrop.isEmpty {
       let base = spec.level == .container ? Capabilities.dockerDefault : ["all"]
-      let keep = try Capabilities.resolve(base: base, add: confinement.capAdd, drop: confinement.capDrop)
+      let keep = try Capabilities.resolveAvailable(base: base, add: confinement.capAdd, drop: confinement.capDrop)
       keptCapabilities = keep
       flags |= Int32(BH_CHILD_CAPS)
       config.pointee.cap_keep = keep

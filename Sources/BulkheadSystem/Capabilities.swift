@@ -64,6 +64,22 @@ public enum Capabilities {
     return (baseMask | added) & ~dropped
   }
 
+  /// `resolve`, limited to what this process can pass on: "all" means all that
+  /// bulkhead has; a capability named explicitly that it lacks is refused.
+  public static func resolveAvailable(base: [String], add: [String], drop: [String]) throws(BulkheadError) -> UInt64 {
+    let wanted = try resolve(base: base, add: add, drop: drop)
+    let available = currentBoundingSet
+    let explicit = try resolve(base: [], add: add.filter { $0.lowercased() != "all" }, drop: [])
+    let missing = explicit & ~available
+    if missing != 0 {
+      throw BulkheadError(
+        code: .unsupported, step: "--cap-add", value: names(missing).joined(separator: ", "),
+        reason: "bulkhead does not hold this capability, so it cannot give it", errno: EPERM,
+        hint: "run bulkhead where its bounding set has it (grep CapBnd /proc/self/status)")
+    }
+    return wanted & available
+  }
+
   /// Whether this process's effective set holds `name` (from /proc/self/status).
   public static func effectiveContains(_ name: String) -> Bool {
     guard let n = number(of: name), let status = readTextFile("/proc/self/status") else { return false }
@@ -73,6 +89,15 @@ public enum Capabilities {
       return mask & (UInt64(1) << UInt64(n)) != 0
     }
     return false
+  }
+
+  /// This process's bounding set (capabilities any child can keep at most).
+  public static var currentBoundingSet: UInt64 {
+    guard let status = readTextFile("/proc/self/status") else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("CapBnd:") {
+      return UInt64(line.dropFirst(7).trimmingPrefix(while: { $0 == "\t" || $0 == " " }), radix: 16) ?? 0
+    }
+    return 0
   }
 
   /// Names of the bits set in `mask`, in number order.

@@ -40,6 +40,20 @@ struct ConfinementTests {
     #expect(statusFields(none.stdout)["CapEff"] == "0000000000000000")
   }
 
+  @Test func capAddAllMeansAllThatBulkheadHolds() throws {
+    let own = statusFields(try String(contentsOfFile: "/proc/self/status", encoding: .utf8))["CapBnd"] ?? ""
+    let r = try Harness.run(["run", "--cap-add", "all", "--", "cat", "/proc/self/status"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(statusFields(r.stdout)["CapBnd"] == own)
+    // A capability bulkhead lacks cannot be given: refused by name, not a capset EPERM.
+    let bounding = UInt64(own, radix: 16) ?? 0
+    if let missing = (0..<41).first(where: { bounding & (UInt64(1) << UInt64($0)) == 0 }) {
+      let refused = try Harness.run(["run", "--cap-add", "\(capabilityName(missing))", "--", "true"])
+      #expect(refused.status == 125)
+      #expect(refused.stderr.contains("does not hold"), "\(refused.stderr)")
+    }
+  }
+
   @Test func theProcessLevelKeepsItsCapabilitiesUnlessAskedToDropThem() throws {
     let kept = try Harness.run(["run", "--level", "process", "--", "cat", "/proc/self/status"])
     #expect(statusFields(kept.stdout)["NoNewPrivs"] == "0")
@@ -103,4 +117,17 @@ struct ConfinementTests {
     #expect(r.stderr.contains(field))
     #expect(r.stderr.split(separator: "\n").count == 1)
   }
+}
+
+/// The kernel's name for capability `n` (capabilities(7)), without libcap.
+func capabilityName(_ n: Int) -> String {
+  let names = [
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+    "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",
+    "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice",
+    "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease", "audit_write", "audit_control", "setfcap",
+    "mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf",
+    "checkpoint_restore",
+  ]
+  return n < names.count ? names[n] : "\(n)"
 }
