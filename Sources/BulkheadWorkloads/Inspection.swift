@@ -7,8 +7,8 @@
 public struct Inspection: Sendable {
   public var fields: [(String, String)] = []  // key, JSON value
 
-  /// Reads everything from /proc/self and friends.
-  public static func current(level: String) -> Inspection {
+  /// Reads everything from /proc/self and friends; `checks` adds the active checks.
+  public static func current(level: String, checks: Bool = true) -> Inspection {
     var i = Inspection()
     i.add("schema", jsonString("bulkhead.inspect/1"))
     i.add("level", jsonString(level))
@@ -80,6 +80,9 @@ public struct Inspection: Sendable {
     var nofile = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &nofile)
     i.add("rlimitNofile", "[\(limitText(nofile.rlim_cur)),\(limitText(nofile.rlim_max))]")
+    if checks {
+      i.add("checks", "[" + ActiveChecks.runAll().map(\.json).joined(separator: ",") + "]")
+    }
     return i
   }
 

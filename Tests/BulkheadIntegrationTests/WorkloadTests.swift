@@ -162,6 +162,39 @@ struct WorkloadTests {
     #expect(Date().timeIntervalSince(start) >= 0.3)
   }
 
+  /// check name -> verdict, from the inspect workload at `level`.
+  func checks(_ level: String) throws -> [String: String] {
+    let (r, _) = try Harness.workload(level, ["inspect"])
+    let seen = try Harness.json(r.stdout)
+    let list = try #require(seen["checks"] as? [[String: Any]], "\(r.stdout.prefix(300))")
+    return Dictionary(
+      uniqueKeysWithValues: list.compactMap { c in
+        (c["check"] as? String).map { ($0, c["verdict"] as? String ?? "") }
+      })
+  }
+
+  @Test func activeChecksShowWhatTheDefaultContainerDenies() throws {
+    let container = try checks("container")
+    for denied in [
+      "mount", "unshare-user", "unshare-net", "reboot", "keyctl", "bpf", "perf_event_open", "write-proc-sys",
+    ] {
+      #expect(container[denied] == "denied", "\(denied): \(container[denied] ?? "missing")")
+    }
+    // Nothing outside its own pid namespace is in view to signal, trace or join.
+    for skipped in ["kill", "ptrace", "setns-host"] {
+      #expect(container[skipped] == "skipped", "\(skipped): \(container[skipped] ?? "missing")")
+    }
+    #expect(container.count == 17)
+  }
+
+  @Test func activeChecksShowThatRootAtTheProcessLevelKeepsItsPowers() throws {
+    guard getuid() == 0 else { return }
+    let process = try checks("process")
+    for allowed in ["mount", "write-proc-sys", "kill", "keyctl"] {
+      #expect(process[allowed] == "allowed", "\(allowed): \(process[allowed] ?? "missing")")
+    }
+  }
+
   @Test func badWorkloadRequestsAreUsageErrors() throws {
     for arguments in [
       ["run", "--workload", "no-such-workload"], ["run", "--level", "thread", "--", "true"],

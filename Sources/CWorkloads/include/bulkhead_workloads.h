@@ -37,4 +37,21 @@ int bhw_errno(void);
 /// Returns the result or -errno; *known is 0 for an unknown name. *note says which
 /// errno means "allowed" for this call.
 long bhw_try_named(const char *name, long arg, int *known, const char **allowed_note);
+
+/// Result of an active check: `value` >= 0 when the operation was permitted,
+/// -errno when refused; `killed` is the signal that ended the attempt (a seccomp
+/// kill action), 0 otherwise; `skipped` when there was nothing to try it on.
+typedef struct bhw_check_result {
+  long value;
+  int killed;
+  int skipped;
+} bhw_check_result;
+
+/// One privileged operation attempted for real, in a forked child so that its
+/// effects (a new namespace, a chroot, a kill by seccomp) never reach the caller.
+/// Names: mount, unshare-user, unshare-net, setns-host, ptrace, kill, reboot, keyctl,
+/// bpf, perf_event_open, init_module, write-proc-sys, proc-1-root, raw-socket,
+/// mknod-block, chroot-escape, tiocsti. Each uses an argument that makes a
+/// permitted call harmless (see workloads.c).
+bhw_check_result bhw_check(const char *name);
 #endif
