@@ -34,13 +34,17 @@ let package = Package(
     .target(
       name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem", "BulkheadSeccomp"]),
     .target(
+      name: "BulkheadReports",
+      dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads"]),
+    .target(
       name: "BulkheadCLI",
       dependencies: [
-        "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "BulkheadSeccomp",
+        "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "BulkheadSeccomp", "BulkheadReports",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
+    .testTarget(name: "BulkheadReportsTests", dependencies: ["BulkheadReports"]),
     .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadSpec"]),
     .testTarget(name: "BulkheadSeccompTests", dependencies: ["BulkheadSeccomp", "BulkheadSpec"]),
     .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore", "BulkheadSeccomp"]),

@@ -18,10 +18,11 @@ public struct BulkheadCommand: ParsableCommand {
         bulkhead run -- /bin/sh -c 'echo "PID $$ on $(hostname)"'
         bulkhead run --level process -- /bin/true
         bulkhead run --level thread --workload segv --workload heartbeat
+        bulkhead inspect --all-levels
         bulkhead workloads
       """,
     version: "0.1.0",
-    subcommands: [RunCommand.self, WorkloadsCommand.self])
+    subcommands: [RunCommand.self, InspectCommand.self, WorkloadsCommand.self])
 
   public init() {}
 }

@@ -41,6 +41,18 @@ func writeJSON<T: Encodable>(_ value: T, to destination: String, field: String) 
   }
 }
 
+/// Prints `value` as pretty JSON on stdout.
+func printJSON<T: Encodable>(_ value: T) throws(BulkheadError) {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+  do {
+    let data = try encoder.encode(value)
+    print(String(decoding: data, as: UTF8.self))
+  } catch {
+    throw BulkheadError(code: .setupFailed, step: "--json", reason: "cannot encode JSON: \(error)")
+  }
+}
+
 /// Refuses, before anything runs, a report destination whose directory is missing
 /// or not writable ("-" is stderr and always fine).
 func checkWritable(_ destination: String, field: String) throws(BulkheadError) {

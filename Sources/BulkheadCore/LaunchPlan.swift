@@ -171,6 +171,7 @@ public final class LaunchPlan {
     config.pointee.flags = flags
     config.pointee.go_fd = -1
     config.pointee.err_fd = -1
+    config.pointee.stdout_fd = -1
 
     for fd in spec.passFDs where !FileDescriptor.isOpen(fd) {
       throw .invalidSpec(

@@ -24,10 +24,14 @@ public struct Launcher: Sendable {
   /// An executable with the hidden `_host` entry (the bulkhead binary), for the
   /// thread and task levels.
   public var hostExecutable: String?
+  /// A descriptor that becomes the workload's stdout (to capture what it prints);
+  /// nil: bulkhead's own stdout.
+  public var stdoutFD: Int32?
 
-  public init(probePath: String? = nil, hostExecutable: String? = nil) {
+  public init(probePath: String? = nil, hostExecutable: String? = nil, stdoutFD: Int32? = nil) {
     self.probePath = probePath
     self.hostExecutable = hostExecutable
+    self.stdoutFD = stdoutFD
   }
 
   /// Starts `spec` at its level and returns once it runs (execve succeeded), or
@@ -106,6 +110,7 @@ public struct Launcher: Sendable {
     }
     plan.config.pointee.go_fd = go.read.rawValue
     plan.config.pointee.err_fd = report.write.rawValue
+    plan.config.pointee.stdout_fd = stdoutFD ?? -1
 
     guard
       let stack = mmap(

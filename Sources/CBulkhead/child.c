@@ -400,7 +400,12 @@ int bh_child_main(void *arg) {
     r = bh_raw5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (r < 0) bh_fail(c, BH_STEP_NO_NEW_PRIVS, r, 0);
   }
-  // 10. Only 0, 1, 2 and the passed descriptors survive execve.
+  // 10. Only 0, 1, 2 and the passed descriptors survive execve (stdout may be a
+  //     pipe of the supervisor's: dup2 clears close-on-exec on the copy).
+  if (c->stdout_fd >= 0) {
+    r = bh_raw2(__NR_dup2, c->stdout_fd, 1);
+    if (r < 0) bh_fail(c, BH_STEP_STDOUT, r, 0);
+  }
   bh_close_fds(c);
   // 11. seccomp, last: the filter need only allow what execve and the error report use.
   bh_seccomp(c);

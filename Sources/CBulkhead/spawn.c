@@ -179,6 +179,7 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_CAPSET: return "capset";
     case BH_STEP_AMBIENT: return "clear the ambient set";
     case BH_STEP_SECCOMP: return "load the seccomp filter";
+    case BH_STEP_STDOUT: return "redirect stdout";
   }
   return "unknown step";
 }

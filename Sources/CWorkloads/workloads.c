@@ -239,15 +239,17 @@ static long bhw_chroot_escape(void) {
   return (after.st_dev == before.st_dev && after.st_ino == before.st_ino) ? 0 : 1;
 }
 
-static long bhw_check_in_child(const char *name, int *skipped) {
+/// Runs in the forked child; `other` was chosen by the caller (its parent, or PID 1
+/// when that is not the caller), 0 when no such process is in view.
+static long bhw_check_in_child(const char *name, pid_t other, int *skipped) {
   int known = 0;
   const char *note = 0;
   if (!strcmp(name, "mount")) return bhw_try_named("mount", 0, &known, &note);
   if (!strcmp(name, "unshare-user")) return bhw_ret(syscall(SYS_unshare, CLONE_NEWUSER));
   if (!strcmp(name, "unshare-net")) return bhw_ret(syscall(SYS_unshare, CLONE_NEWNET));
   if (!strcmp(name, "setns-host")) {
-    // Only a host namespace in view can be joined: PID 1's, when PID 1 is not us.
-    if (getpid() == 1) {
+    // Only a host namespace in view can be joined: PID 1's, when PID 1 is not the caller.
+    if (getppid() == 1) {
       *skipped = 1;
       return 0;
     }
@@ -258,7 +260,7 @@ static long bhw_check_in_child(const char *name, int *skipped) {
     return r;
   }
   if (!strcmp(name, "ptrace") || !strcmp(name, "kill")) {
-    pid_t target = bhw_other_pid();
+    pid_t target = other;
     if (target == 0) {
       *skipped = 1;
       return 0;
@@ -306,6 +308,7 @@ bhw_check_result bhw_check(const char *name) {
     result.value = -errno;
     return result;
   }
+  pid_t other = bhw_other_pid();
   pid_t child = fork();
   if (child < 0) {
     result.value = -errno;
@@ -316,7 +319,7 @@ bhw_check_result bhw_check(const char *name) {
   if (child == 0) {
     close(fds[0]);
     int skipped = 0;
-    long value = bhw_check_in_child(name, &skipped);
+    long value = bhw_check_in_child(name, other, &skipped);
     long out[2] = {value, skipped};
     (void)!write(fds[1], out, sizeof out);
     _exit(0);

@@ -51,6 +51,7 @@ typedef enum bh_step {
   BH_STEP_CAPSET = 29,         // capset: effective, permitted, inheritable
   BH_STEP_AMBIENT = 30,        // clear the ambient set
   BH_STEP_SECCOMP = 31,        // load the seccomp filter
+  BH_STEP_STDOUT = 32,         // dup2 the captured stdout
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -117,6 +118,7 @@ typedef struct bh_child_config {
   const void *seccomp_filter;     // struct sock_filter[seccomp_length], or NULL
   uint16_t seccomp_length;
   uint32_t seccomp_flags;         // SECCOMP_FILTER_FLAG_*
+  int stdout_fd;             // >= 0: becomes the workload's stdout (dup2 onto 1)
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.

@@ -1,0 +1,156 @@
+import ArgumentParser
+import BulkheadCore
+import BulkheadReports
+import BulkheadSpec
+import BulkheadSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `bulkhead inspect`: what a workload sees and may do, beside the host.
+public struct InspectCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "inspect",
+    abstract: "Show what a workload sees and may do at a level, beside the host, or across levels.",
+    discussion: """
+      Runs the probe's inspect workload (namespaces, ids, capabilities, seccomp, cgroup, mounts, \
+      descriptors, and privileged operations attempted for real) with the same options as \
+      'bulkhead run', and marks each property isolated, shared or reduced.
+
+      Examples:
+        bulkhead inspect                          # the default container, beside the host
+        bulkhead inspect --level process
+        bulkhead inspect --userns --cap-drop all
+        bulkhead inspect --all-levels             # the isolation scorecard
+        bulkhead inspect --pid 1234               # a running process, read through /proc
+        bulkhead inspect --json
+      """)
+
+  @OptionGroup public var options: RunOptions
+
+  @Option(
+    help: ArgumentHelp(
+      "Levels for the scorecard, comma-separated (task,thread,process,container).", valueName: "levels"))
+  public var levels: String?
+
+  @Flag(help: "The scorecard across all four levels.")
+  public var allLevels = false
+
+  @Option(help: ArgumentHelp("Inspect a running process from outside, through /proc/PID.", valueName: "pid"))
+  public var pid: Int32?
+
+  @Flag(help: "Print the report as JSON (schema bulkhead.inspect-report/1).")
+  public var json = false
+
+  public init() {}
+
+  public func run() throws {
+    if !options.workload.isEmpty {
+      throw BulkheadError.invalidSpec(
+        field: "--workload", value: options.workload.first, reason: "inspect runs its own workload",
+        hint: "drop --workload")
+    }
+    let host = try InspectRunner.host()
+    if let pid {
+      if allLevels || levels != nil {
+        throw BulkheadError.invalidSpec(field: "--pid", value: "\(pid)", reason: "conflicts with --levels")
+      }
+      let report = try InspectionReport.read(pid: pid)
+      try emit(
+        ComparisonReport(
+          host: host, workload: report, rows: IsolationComparison.rows(host: host, workload: report),
+          subject: "pid \(pid)"))
+      return
+    }
+    let runner = InspectRunner(probePath: probeLocation(), hostExecutable: currentExecutablePath())
+    if allLevels || levels != nil {
+      var chosen: [IsolationLevel] = IsolationLevel.allCases
+      if let levels {
+        chosen = []
+        for name in levels.split(separator: ",") {
+          guard let level = IsolationLevel(rawValue: String(name).lowercased()) else {
+            throw BulkheadError.invalidSpec(
+              field: "--levels", value: String(name), reason: "unknown level",
+              hint: "choose from task, thread, process, container")
+          }
+          chosen.append(level)
+        }
+      }
+      var results: [(String, InspectionReport)] = []
+      for level in chosen {
+        if isatty(2) == 1 { printError("bulkhead: inspecting the \(level.rawValue) level...") }
+        var flags = options.flags
+        flags.level = level.rawValue
+        flags.workload = ["inspect"]
+        if level != .container { flags = Self.dropContainerOnly(flags) }
+        let spec = try flags.makeSpec(
+          command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+        results.append((level.rawValue, try runner.inspect(spec)))
+      }
+      try emit(Scorecard(host: host, levels: results))
+      return
+    }
+    var flags = options.flags
+    flags.workload = ["inspect"]
+    let spec = try flags.makeSpec(command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+    let report = try runner.inspect(spec)
+    try emit(
+      ComparisonReport(
+        host: host, workload: report, rows: IsolationComparison.rows(host: host, workload: report),
+        subject: "\(spec.level.rawValue) level"))
+  }
+
+  /// For a scorecard, container-only flags apply to the container column only.
+  static func dropContainerOnly(_ flags: RunFlags) -> RunFlags {
+    var f = flags
+    f.share = []
+    f.rootfs = nil
+    f.rw = false
+    f.bind = []
+    f.tmpfs = []
+    f.hostname = nil
+    f.userns = false
+    return f
+  }
+
+  func emit(_ report: ComparisonReport) throws {
+    if json { return try printJSON(report) }
+    print("What the workload sees (\(report.subject)) beside the host:\n")
+    let table = ReportTable(
+      headers: ["property", "host", "workload", "verdict", "why"],
+      rows: report.rows.map { [$0.property, $0.host, $0.workload, $0.verdict.rawValue, $0.reason ?? ""] })
+    print(table.render())
+  }
+
+  func emit(_ card: Scorecard) throws {
+    if json { return try printJSON(card) }
+    print("Isolation scorecard: what each level gave, against the host\n")
+    let properties = card.columns.first?.rows.map(\.property) ?? []
+    var rows: [[String]] = []
+    for (i, property) in properties.enumerated() {
+      var row = [property]
+      for column in card.columns {
+        let r = column.rows.indices.contains(i) ? column.rows[i] : nil
+        if property.hasPrefix("check: ") {
+          row.append(r.map { $0.workload.split(separator: " ").first.map(String.init) ?? $0.workload } ?? "n/a")
+        } else {
+          row.append(r?.verdict.rawValue ?? "n/a")
+        }
+      }
+      rows.append(row)
+    }
+    print(ReportTable(headers: ["property"] + card.columns.map(\.level), rows: rows).render())
+    print("")
+    for column in card.columns { print("\(column.level): \(column.summary)") }
+  }
+}
+
+/// The single-level report's JSON (schema bulkhead.inspect-report/1).
+struct ComparisonReport: Encodable {
+  var schema = "bulkhead.inspect-report/1"
+  var host: InspectionReport
+  var workload: InspectionReport
+  var rows: [ComparisonRow]
+  var subject: String
+}

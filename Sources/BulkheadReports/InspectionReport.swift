@@ -1,0 +1,140 @@
+import BulkheadSpec
+import BulkheadSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+/// What one workload (or the host) sees: the probe's `inspect` object
+/// (schema `bulkhead.inspect/1`), or the same read from outside through /proc/PID.
+/// Fields that cannot be known from where it was read are nil.
+public struct InspectionReport: Sendable, Codable, Equatable {
+  public struct Process: Sendable, Codable, Equatable {
+    public var pid: Int
+    public var name: String
+  }
+
+  public struct Check: Sendable, Codable, Equatable {
+    public var check: String
+    public var verdict: String
+    public var errno: Int?
+    public var error: String?
+    public var signal: Int?
+    public var note: String
+  }
+
+  public var level: String?
+  public var pid: Int?
+  public var ppid: Int?
+  public var uid: Int?
+  public var euid: Int?
+  public var gid: Int?
+  public var egid: Int?
+  public var hostname: String?
+  public var namespaces: [String: UInt64]
+  public var visiblePIDs: Int?
+  public var firstProcesses: [Process]?
+  public var capInh: String?
+  public var capPrm: String?
+  public var capEff: String?
+  public var capBnd: String?
+  public var capAmb: String?
+  public var noNewPrivs: Int?
+  public var seccomp: Int?
+  public var seccompFilters: Int?
+  public var uidMap: [String]?
+  public var gidMap: [String]?
+  public var cgroups: [String]?
+  public var mountCount: Int?
+  public var rootFilesystem: String?
+  public var rootReadOnly: Bool?
+  public var openDescriptors: [Int]?
+  public var environment: [String]?
+  public var interfaces: [String]?
+  public var rlimitNofile: [UInt64?]?
+  public var checks: [Check]?
+
+  enum CodingKeys: String, CodingKey {
+    case level, pid, ppid, uid, euid, gid, egid, hostname, namespaces, visiblePIDs, firstProcesses
+    case capInh, capPrm, capEff, capBnd, capAmb, noNewPrivs, seccomp
+    case seccompFilters = "seccomp_filters"
+    case uidMap, gidMap, cgroups, mountCount, rootFilesystem, rootReadOnly, openDescriptors, environment
+    case interfaces, rlimitNofile, checks
+  }
+
+  /// Parses the probe's JSON.
+  public static func parse(_ text: String) throws(BulkheadError) -> InspectionReport {
+    do {
+      return try JSONDecoder().decode(InspectionReport.self, from: Data(text.utf8))
+    } catch {
+      throw BulkheadError(
+        code: .setupFailed, step: "inspect", value: String(text.prefix(80)),
+        reason: "the probe's output is not an inspect report: \(error)")
+    }
+  }
+
+  /// A capability mask as a number (from the hex text of /proc/PID/status).
+  public static func mask(_ hex: String?) -> UInt64? { hex.flatMap { UInt64($0, radix: 16) } }
+
+  /// The same view of an existing process, read from outside through /proc/PID
+  /// (namespaces, ids, capabilities, no_new_privs, seccomp, cgroups, mounts,
+  /// descriptors, environment names). What only the inside can see is nil.
+  public static func read(pid: Int32) throws(BulkheadError) -> InspectionReport {
+    guard let status = readTextFile("/proc/\(pid)/status") else {
+      throw BulkheadError(
+        code: .setupFailed, step: "--pid", value: "\(pid)", reason: "no such process (or /proc is not readable)",
+        errno: ENOENT, hint: "give the pid of a running process, e.g. from pgrep")
+    }
+    func field(_ key: String) -> String? {
+      for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
+        return String(line.dropFirst(key.count + 1).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+      }
+      return nil
+    }
+    func ids(_ key: String) -> [Int] {
+      (field(key) ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { Int($0) }
+    }
+    var namespaces: [String: UInt64] = [:]
+    for kind in NamespaceKind.allCases { if let id = kind.inode(of: pid) { namespaces[kind.rawValue] = id } }
+    let lines = { (path: String) in (readTextFile(path) ?? "").split(separator: "\n").map(String.init) }
+    let environ = (readTextFile("/proc/\(pid)/environ") ?? "").split(separator: "\0").map {
+      String($0.prefix { $0 != "=" })
+    }
+    let fds = listDirectory("/proc/\(pid)/fd").compactMap { Int($0) }.sorted()
+    let mounts = lines("/proc/\(pid)/mounts")
+    let root = mounts.last { $0.split(separator: " ").dropFirst().first == "/" }?.split(separator: " ")
+    return InspectionReport(
+      level: nil, pid: Int(pid), ppid: Int(field("PPid") ?? ""), uid: ids("Uid").first,
+      euid: ids("Uid").dropFirst().first,
+      gid: ids("Gid").first, egid: ids("Gid").dropFirst().first, hostname: nil, namespaces: namespaces,
+      visiblePIDs: nil, firstProcesses: nil, capInh: field("CapInh"), capPrm: field("CapPrm"), capEff: field("CapEff"),
+      capBnd: field("CapBnd"), capAmb: field("CapAmb"), noNewPrivs: Int(field("NoNewPrivs") ?? ""),
+      seccomp: Int(field("Seccomp") ?? ""), seccompFilters: Int(field("Seccomp_filters") ?? ""),
+      uidMap: lines("/proc/\(pid)/uid_map").map { $0.split(separator: " ").joined(separator: " ") },
+      gidMap: lines("/proc/\(pid)/gid_map").map { $0.split(separator: " ").joined(separator: " ") },
+      cgroups: lines("/proc/\(pid)/cgroup"), mountCount: mounts.count,
+      rootFilesystem: root.flatMap { $0.count > 2 ? String($0[2]) : nil },
+      rootReadOnly: root.map { $0.count > 3 && $0[3].split(separator: ",").contains("ro") },
+      openDescriptors: fds, environment: environ.isEmpty ? nil : environ, interfaces: nil, rlimitNofile: nil,
+      checks: nil)
+  }
+}
+
+/// Names in a directory, without "." and "..".
+func listDirectory(_ path: String) -> [String] {
+  guard let dir = opendir(path) else { return [] }
+  defer { closedir(dir) }
+  var out: [String] = []
+  while let entry = readdir(dir) {
+    let name = withUnsafePointer(to: entry.pointee.d_name) {
+      $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+    }
+    if name != "." && name != ".." { out.append(name) }
+  }
+  return out
+}
