@@ -1,5 +1,6 @@
 import BulkheadSpec
 import BulkheadSystem
+import BulkheadWorkloads
 
 #if canImport(Glibc)
   import Glibc
@@ -57,6 +58,12 @@ public struct InspectionReport: Sendable, Codable, Equatable {
   public var environment: [String]?
   public var interfaces: [String]?
   public var rlimitNofile: [UInt64?]?
+  /// The five sets by name: inheritable, permitted, effective, bounding, ambient.
+  public var capabilities: [String: [String]]?
+  /// The limit files of its cgroups that it can read (none without a cgroupfs).
+  public var cgroupLimits: [String: String]?
+  /// Soft and hard limit per resource; nil is unlimited.
+  public var rlimits: [String: [UInt64?]]?
   public var checks: [Check]?
 
   enum CodingKeys: String, CodingKey {
@@ -64,7 +71,7 @@ public struct InspectionReport: Sendable, Codable, Equatable {
     case capInh, capPrm, capEff, capBnd, capAmb, noNewPrivs, seccomp
     case seccompFilters = "seccomp_filters"
     case uidMap, gidMap, cgroups, mountCount, rootFilesystem, rootReadOnly, openDescriptors, environment
-    case interfaces, rlimitNofile, checks
+    case interfaces, rlimitNofile, capabilities, cgroupLimits, rlimits, checks
   }
 
   /// Parses the probe's JSON.
@@ -121,7 +128,12 @@ public struct InspectionReport: Sendable, Codable, Equatable {
       rootFilesystem: root.flatMap { $0.count > 2 ? String($0[2]) : nil },
       rootReadOnly: root.map { $0.count > 3 && $0[3].split(separator: ",").contains("ro") },
       openDescriptors: fds, environment: environ.isEmpty ? nil : environ, interfaces: nil, rlimitNofile: nil,
-      checks: nil)
+      capabilities: Dictionary(
+        uniqueKeysWithValues: [
+          ("inheritable", "CapInh"), ("permitted", "CapPrm"), ("effective", "CapEff"), ("bounding", "CapBnd"),
+          ("ambient", "CapAmb"),
+        ].map { ($0.0, CapabilityNames.names(hexMask: field($0.1) ?? "")) }),
+      cgroupLimits: nil, rlimits: nil, checks: nil)
   }
 }
 

@@ -105,6 +105,19 @@ public enum IsolationComparison {
           ? .unknown : (host.cgroups == workload.cgroups ? .shared : .isolated)))
     rows.append(
       ComparisonRow(
+        property: "cgroup limits", host: limitsText(host.cgroupLimits), workload: limitsText(workload.cgroupLimits),
+        verdict: host.cgroupLimits == nil || workload.cgroupLimits == nil
+          ? .unknown : (host.cgroupLimits == workload.cgroupLimits ? .shared : .reduced),
+        reason: workload.cgroupLimits == nil ? "no cgroup filesystem in view" : nil))
+    rows.append(
+      ComparisonRow(
+        property: "rlimit core / nofile",
+        host: rlimitText(host.rlimits), workload: rlimitText(workload.rlimits),
+        verdict: host.rlimits == nil || workload.rlimits == nil
+          ? .unknown : (host.rlimits == workload.rlimits ? .shared : .reduced),
+        reason: differingLimits(host.rlimits, workload.rlimits)))
+    rows.append(
+      ComparisonRow(
         property: "mounts", host: text(host.mountCount), workload: text(workload.mountCount),
         verdict: host.namespaces["mnt"] == workload.namespaces["mnt"] ? .shared : .isolated,
         reason: workload.rootReadOnly.map { $0 ? "root read-only" : "root writable" }))
@@ -134,6 +147,30 @@ public enum IsolationComparison {
           reason: mine.note))
     }
     return rows
+  }
+
+  static func limitsText(_ limits: [String: String]?) -> String {
+    guard let limits else { return "n/a" }
+    let memory = limits["memory.limit_in_bytes"] ?? limits["memory.max"]
+    let pids = limits["pids.max"]
+    return
+      "mem \(memory.flatMap { UInt64($0) }.map { $0 >= 1 << 60 ? "max" : "\($0 >> 20)M" } ?? memory ?? "-"), pids \(pids ?? "-")"
+  }
+
+  /// "differs: stack, nproc" for the resources whose limits differ.
+  static func differingLimits(_ host: [String: [UInt64?]]?, _ workload: [String: [UInt64?]]?) -> String? {
+    guard let host, let workload, host != workload else { return nil }
+    let names = Set(host.keys).union(workload.keys).filter { host[$0] != workload[$0] }.sorted()
+    return "differs: " + names.joined(separator: ", ")
+  }
+
+  static func rlimitText(_ limits: [String: [UInt64?]]?) -> String {
+    guard let limits else { return "n/a" }
+    func soft(_ name: String) -> String {
+      guard let pair = limits[name], let first = pair.first else { return "-" }
+      return first.map { "\($0)" } ?? "unlimited"
+    }
+    return "\(soft("core")) / \(soft("nofile"))"
   }
 
   static func compare(_ host: Int?, _ workload: Int?, fewerIs: IsolationVerdict) -> IsolationVerdict {

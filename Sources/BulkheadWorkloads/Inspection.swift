@@ -44,14 +44,24 @@ public struct Inspection: Sendable {
           Int(value) != nil && !key.hasPrefix("Cap") ? value : jsonString(value))
       }
     }
+    var sets: [String] = []
+    for (key, name) in [
+      ("CapInh", "inheritable"), ("CapPrm", "permitted"), ("CapEff", "effective"), ("CapBnd", "bounding"),
+      ("CapAmb", "ambient"),
+    ] {
+      let names = statusField(status, key).map { CapabilityNames.names(hexMask: $0) } ?? []
+      sets.append("\(jsonString(name)):[" + names.map(jsonString).joined(separator: ",") + "]")
+    }
+    i.add("capabilities", "{" + sets.joined(separator: ",") + "}")
     for (key, file) in [("uidMap", "uid_map"), ("gidMap", "gid_map"), ("setgroups", "setgroups")] {
       let text = (readText("/proc/self/\(file)") ?? "").split(separator: "\n").map {
         $0.split(separator: " ").joined(separator: " ")
       }
       i.add(key, "[" + text.map { jsonString($0) }.joined(separator: ",") + "]")
     }
-    let cgroups = (readText("/proc/self/cgroup") ?? "").split(separator: "\n").map { jsonString(String($0)) }
-    i.add("cgroups", "[" + cgroups.joined(separator: ",") + "]")
+    let cgroupLines = (readText("/proc/self/cgroup") ?? "").split(separator: "\n").map(String.init)
+    i.add("cgroups", "[" + cgroupLines.map(jsonString).joined(separator: ",") + "]")
+    i.add("cgroupLimits", cgroupLimits(cgroupLines))
     let mounts = (readText("/proc/self/mounts") ?? "").split(separator: "\n")
     i.add("mountCount", "\(mounts.count)")
     if let root = mounts.last(where: { $0.split(separator: " ").dropFirst().first == "/" }) {
@@ -80,6 +90,18 @@ public struct Inspection: Sendable {
     var nofile = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &nofile)
     i.add("rlimitNofile", "[\(limitText(nofile.rlim_cur)),\(limitText(nofile.rlim_max))]")
+    // as, core, cpu, data, fsize, memlock, nofile, nproc, stack (numbers as on x86_64 and aarch64)
+    let resources: [(String, Int32)] = [
+      ("as", 9), ("core", 4), ("cpu", 0), ("data", 2), ("fsize", 1), ("memlock", 8), ("nofile", 7), ("nproc", 6),
+      ("stack", 3),
+    ]
+    var limits: [String] = []
+    for (name, resource) in resources {
+      var l = rlimit()
+      getrlimit(__rlimit_resource_t(UInt32(resource)), &l)
+      limits.append("\(jsonString(name)):[\(limitText(l.rlim_cur)),\(limitText(l.rlim_max))]")
+    }
+    i.add("rlimits", "{" + limits.joined(separator: ",") + "}")
     if checks {
       i.add("checks", "[" + ActiveChecks.runAll().map(\.json).joined(separator: ",") + "]")
     }
@@ -91,6 +113,40 @@ public struct Inspection: Sendable {
   /// One JSON object, one line.
   public var json: String {
     "{" + fields.map { "\(jsonString($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+  }
+
+  /// The memory, pids and cpu limits of this process's cgroups, read where a
+  /// cgroup filesystem is mounted (a container without /sys sees none: null).
+  static func cgroupLimits(_ lines: [String]) -> String {
+    var out: [String] = []
+    func value(_ path: String) -> String? {
+      (readText(path)?.split(separator: "\n").first).map { String($0) }
+    }
+    for line in lines {
+      let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+      guard f.count == 3 else { continue }
+      let path = f[2] == "/" ? "" : String(f[2])
+      if f[0] == "0" && f[1].isEmpty {
+        for (key, file) in [("memory.max", "memory.max"), ("pids.max", "pids.max"), ("cpu.max", "cpu.max")] {
+          if let v = value("/sys/fs/cgroup\(path)/\(file)") { out.append("\(jsonString(key)):\(jsonString(v))") }
+        }
+      }
+      for controller in f[1].split(separator: ",") {
+        let files: [String] =
+          switch controller {
+          case "memory": ["memory.limit_in_bytes"]
+          case "pids": ["pids.max"]
+          case "cpu": ["cpu.cfs_quota_us", "cpu.cfs_period_us"]
+          default: []
+          }
+        for file in files {
+          if let v = value("/sys/fs/cgroup/\(controller)\(path)/\(file)") {
+            out.append("\(jsonString(file)):\(jsonString(v))")
+          }
+        }
+      }
+    }
+    return out.isEmpty ? "null" : "{" + out.joined(separator: ",") + "}"
   }
 
   static func limitText(_ v: rlim_t) -> String { v == rlim_t.max ? "null" : "\(v)" }

@@ -91,6 +91,17 @@ struct InspectTests {
     }
   }
 
+  @Test func cgroupLimitsAndRlimitsAreSeenFromInsideWhereReadable() throws {
+    let (r, _) = try Harness.workload("process", ["inspect"], extra: ["--memory", "48M", "--rlimit", "nofile=99"])
+    let seen = try Harness.json(r.stdout)
+    let limits = seen["cgroupLimits"] as? [String: String]
+    #expect(
+      limits?["memory.limit_in_bytes"] == "\(48 << 20)" || limits?["memory.max"] == "\(48 << 20)", "\(limits ?? [:])")
+    let rlimits = seen["rlimits"] as? [String: [Any]]
+    #expect(rlimits?["nofile"]?.compactMap { $0 as? Int } == [99, 99])
+    #expect(rlimits?["core"]?.compactMap { $0 as? Int } == [0, 0])
+  }
+
   @Test func badInspectRequestsAreRefused() throws {
     for (arguments, status) in [
       (["inspect", "--levels", "thread,vm"], Int32(2)), (["inspect", "--pid", "999999999"], 125),

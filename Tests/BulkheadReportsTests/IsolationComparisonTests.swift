@@ -14,7 +14,8 @@ struct IsolationComparisonTests {
       capPrm: capEff, capEff: capEff, capBnd: capEff, capAmb: "0000000000000000", noNewPrivs: nnp,
       seccomp: filters > 0 ? 2 : 0, seccompFilters: filters, uidMap: ["0 0 4294967295"], gidMap: nil,
       cgroups: ["0::/"], mountCount: 20, rootFilesystem: "ext4", rootReadOnly: true, openDescriptors: [0, 1, 2],
-      environment: ["PATH"], interfaces: ["lo UP"], rlimitNofile: nil,
+      environment: ["PATH"], interfaces: ["lo UP"], rlimitNofile: nil, capabilities: nil, cgroupLimits: nil,
+      rlimits: nil,
       checks: checks.map {
         InspectionReport.Check(check: $0.0, verdict: $0.1, errno: nil, error: nil, signal: nil, note: "")
       })
