@@ -281,6 +281,11 @@ public final class LaunchPlan {
     "/proc/interrupts",
   ]
   public static let maskedProcDirectories = ["/proc/acpi", "/proc/asound", "/proc/scsi"]
+  /// Sizes of the tmpfs mounts Bulkhead adds, so that filling them cannot take half
+  /// the machine's memory (tmpfs's default): /dev/shm as Docker's, /tmp larger.
+  /// Under --memory the pages also count against the sandbox's cgroup.
+  public static let shmSize = "64m"
+  public static let tmpSize = "256m"
 
   /// The ordered mount plan: /proc, a minimal /dev, /tmp, then the user's mounts.
   static func mountPlan(spec: Spec, rootfs: String, stdinIsTerminal: Bool) throws(BulkheadError) -> [Op] {
@@ -307,7 +312,9 @@ public final class LaunchPlan {
     for path in maskedProcDirectories {
       add(BH_OP_TMPFS, nil, path, "size=0", UInt(MS_RDONLY) | nosuid | nodev | noexec, "mask \(path)", optional: true)
     }
-    add(BH_OP_TMPFS, nil, "/dev", "mode=0755,size=65536", nosuid | noexec, "tmpfs on /dev")
+    // nodev: a device node made here (CAP_MKNOD is kept, as in Docker) cannot be
+    // opened; the bound nodes below are mounts of the host's /dev and still work.
+    add(BH_OP_TMPFS, nil, "/dev", "mode=0755,size=65536", nosuid | noexec | nodev, "tmpfs on /dev")
     for device in devices {
       add(BH_OP_MKFILE, nil, "/dev", device, 0, "create /dev/\(device)")
       add(BH_OP_BIND, "/dev/\(device)", "/dev/\(device)", nil, 0, "bind /dev/\(device)")
@@ -319,13 +326,13 @@ public final class LaunchPlan {
       add(BH_OP_SYMLINK, link, "/dev", name, 0, "symlink /dev/\(name)")
     }
     add(BH_OP_MKDIR, nil, "/dev", "shm", 0, "create /dev/shm")
-    add(BH_OP_TMPFS, nil, "/dev/shm", "mode=1777", nosuid | nodev, "tmpfs on /dev/shm")
+    add(BH_OP_TMPFS, nil, "/dev/shm", "mode=1777,size=\(Self.shmSize)", nosuid | nodev, "tmpfs on /dev/shm")
     if stdinIsTerminal {
       add(BH_OP_MKDIR, nil, "/dev", "pts", 0, "create /dev/pts")
       add(BH_OP_DEVPTS, nil, "/dev/pts", "newinstance,ptmxmode=0666,mode=0620", 0, "devpts on /dev/pts")
       add(BH_OP_SYMLINK, "pts/ptmx", "/dev", "ptmx", 0, "symlink /dev/ptmx")
     }
-    add(BH_OP_TMPFS, nil, "/tmp", "mode=1777", nosuid | nodev, "tmpfs on /tmp")
+    add(BH_OP_TMPFS, nil, "/tmp", "mode=1777,size=\(Self.tmpSize)", nosuid | nodev, "tmpfs on /tmp")
 
     // Mount points under a tmpfs Bulkhead mounted are created there; anywhere else
     // they must exist in the rootfs, which Bulkhead never writes to.

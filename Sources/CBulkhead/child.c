@@ -220,12 +220,12 @@ static void bh_enter_rootfs(const bh_child_config *c) {
   if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
   r = bh_raw1(__NR_chdir, "/");
   if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
-  if (c->flags & BH_CHILD_READONLY_ROOT) {
-    // Only the root mount: /proc, /dev and /tmp keep their own flags.
-    unsigned long locked = bh_locked_flags("/");
-    r = bh_raw5(__NR_mount, 0, "/", 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
-    if (r < 0) bh_fail(c, BH_STEP_READONLY_ROOT, r, 0);
-  }
+  // Only the root mount: /proc, /dev and /tmp keep their own flags. nodev always
+  // (a node made in a writable rootfs must not open a host disk), read-only unless --rw.
+  unsigned long locked = bh_locked_flags("/");
+  unsigned long ro = (c->flags & BH_CHILD_READONLY_ROOT) ? MS_RDONLY : 0;
+  r = bh_raw5(__NR_mount, 0, "/", 0, MS_REMOUNT | MS_BIND | MS_NODEV | ro | locked, 0);
+  if (r < 0) bh_fail(c, BH_STEP_READONLY_ROOT, r, 0);
 }
 
 static void bh_close_fds(const bh_child_config *c) {

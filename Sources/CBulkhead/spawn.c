@@ -165,7 +165,7 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_REMOUNT: return "remount read-only";
     case BH_STEP_PIVOT_ROOT: return "pivot_root";
     case BH_STEP_DETACH_OLD_ROOT: return "detach the old root";
-    case BH_STEP_READONLY_ROOT: return "remount / read-only";
+    case BH_STEP_READONLY_ROOT: return "remount / (nodev, read-only unless --rw)";
     case BH_STEP_CHDIR: return "chdir";
     case BH_STEP_RLIMIT: return "setrlimit";
     case BH_STEP_NO_NEW_PRIVS: return "set no_new_privs";
