@@ -16,7 +16,8 @@ let package = Package(
     .library(name: "BulkheadCore", targets: ["BulkheadCore"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
     .target(name: "CBulkhead", cSettings: strictC),
@@ -45,6 +46,13 @@ let package = Package(
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
     .testTarget(name: "BulkheadReportsTests", dependencies: ["BulkheadReports"]),
+    .testTarget(
+      name: "BulkheadFuzzTests",
+      dependencies: [
+        "BulkheadCLI", "BulkheadSpec", "BulkheadSeccomp",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
     .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadSpec"]),
     .testTarget(name: "BulkheadSeccompTests", dependencies: ["BulkheadSeccomp", "BulkheadSpec"]),
     .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore", "BulkheadSeccomp"]),

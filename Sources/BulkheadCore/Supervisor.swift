@@ -94,6 +94,13 @@ public final class Supervisor {
       for token in try loop.wait() {
         switch Token(rawValue: token) {
         case .child:
+          // The workload has ended but is not reaped yet, so its pid still names its
+          // process group: end what is left of the group (children it did not wait
+          // for, forks of a host) before reaping. A daemon that called setsid has
+          // left the group and the process level does not stop it: that is the
+          // escape the process level allows. A container's pid namespace ends with
+          // its init.
+          if workload.spec.level != .container { _ = Glibc.kill(-workload.pid, SIGKILL) }
           var info = siginfo_t()
           var usage = rusage()
           let r = bh_waitid_pidfd(workload.pidfd, &info, &usage, WEXITED | WNOHANG)
