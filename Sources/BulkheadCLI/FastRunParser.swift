@@ -11,6 +11,13 @@ public enum FastRunParser {
     public var command: [String]
   }
 
+  /// "-=3": a dash followed by something that is neither a letter, a digit nor a dash.
+  static func isRefusedDashToken(_ token: String) -> Bool {
+    guard token.hasPrefix("-"), token.count > 1, !token.hasPrefix("--") else { return false }
+    let second = token[token.index(after: token.startIndex)]
+    return !(second.isLetter || second.isNumber)
+  }
+
   public static func parse(_ arguments: [String]) -> Parsed? {
     guard arguments.first == "run" else { return nil }
     var flags = RunFlags()
@@ -23,7 +30,11 @@ public enum FastRunParser {
       }
       if arg.hasPrefix("-") && !arg.hasPrefix("--") { return nil }
       guard arg.hasPrefix("--") else {
-        return Parsed(flags: flags, jsonStatus: jsonStatus, command: Array(arguments[i...]))
+        let command = Array(arguments[i...])
+        // ArgumentParser refuses some dash tokens even after the command ("-=x":
+        // an invalid short-option group); leave those to it, so both agree.
+        if command.contains(where: { Self.isRefusedDashToken($0) }) { return nil }
+        return Parsed(flags: flags, jsonStatus: jsonStatus, command: command)
       }
       var name = Substring(arg.dropFirst(2))
       var inlineValue: String? = nil

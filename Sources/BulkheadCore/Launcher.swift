@@ -125,8 +125,13 @@ public struct Launcher: Sendable {
     let startMono = monotonicNanoseconds()
     // The cgroup exists before the clone: on v2 the child is born in it
     // (CLONE_INTO_CGROUP); on v1 the parent moves it in before releasing it.
+    // Without limits, a process-level workload (or a thread/task host) as root still
+    // gets a tracking cgroup: should bulkhead be SIGKILLed, the children it forked
+    // are found and ended by the next bulkhead (a container's pid namespace does
+    // that itself). Where none can be made, the run goes on without one.
     var group: CgroupGroup? = nil
-    if !plan.spec.cgroup.isEmpty {
+    let tracking = plan.spec.cgroup.isEmpty && plan.spec.level != .container && isRoot
+    if !plan.spec.cgroup.isEmpty || tracking {
       do throws(BulkheadError) {
         guard let cgroups = Cgroups.detect() else {
           throw BulkheadError(
@@ -135,10 +140,13 @@ public struct Launcher: Sendable {
         }
         cgroups.sweepStale()
         group = try cgroups.create(name: "run-\(getpid())-\(Self.nextSandboxNumber())", request: plan.spec.cgroup)
+        group?.tracking = tracking
       } catch {
-        for fd in [go.read, go.write, report.read, report.write] { fd.close() }
-        munmap(stack, Self.stackSize)
-        throw error
+        if !tracking {
+          for fd in [go.read, go.write, report.read, report.write] { fd.close() }
+          munmap(stack, Self.stackSize)
+          throw error
+        }
       }
     }
     let flags = NamespaceKind.cloneFlags(plan.namespaces)

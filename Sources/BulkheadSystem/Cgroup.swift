@@ -112,10 +112,25 @@ public final class CgroupGroup: @unchecked Sendable {
     return out.sorted()
   }
 
-  /// Kills whatever is left (cgroup.kill on v2, SIGKILL per member on v1) and
-  /// removes the directories. Waits briefly for the members to go.
+  /// A tracking group (no limits asked for) only follows the workload's processes:
+  /// on a normal end, what is left (a daemon that escaped the process level) is
+  /// moved out to the supervisor's own cgroup instead of killed. When the supervisor
+  /// was SIGKILLed, the next bulkhead finds the group stale and kills what is in it.
+  public var tracking = false
+
+  /// Kills whatever is left (cgroup.kill on v2, SIGKILL per member on v1), or for a
+  /// tracking group moves it out, and removes the directories.
   public func remove() throws(BulkheadError) {
     guard !removed else { return }
+    if tracking {
+      for (controller, dir) in directories {
+        // <own>/bulkhead/run-X -> <own>
+        let own = String(dir.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/"))
+        for pid in members() {
+          try? CgroupFiles.write("\(pid)", to: own + "/cgroup.procs", step: "move out of the \(controller) cgroup")
+        }
+      }
+    }
     if version == .v2, let dir = directories[""], access(dir + "/cgroup.kill", W_OK) == 0 {
       try? CgroupFiles.write("1", to: dir + "/cgroup.kill", step: "cgroup.kill")
     }
@@ -220,8 +235,8 @@ public struct Cgroups: Sendable {
     return mount + (own == "/" ? "" : own) + "/bulkhead"
   }
 
-  /// Removes empty `run-PID-N` cgroups left by a supervisor that was SIGKILLed (no
-  /// code of its ran to remove them): the next bulkhead sweeps them.
+  /// Removes the `run-PID-N` cgroups of supervisors that are gone (SIGKILLed: no
+  /// code of theirs ran to remove them), ending what still runs in them.
   public func sweepStale() {
     let parents = version == .v2 ? [parent("")] : ["memory", "pids", "cpu", "cpuacct"].map { parent($0) }
     for case let parent? in parents {
@@ -236,7 +251,17 @@ public struct Cgroups: Sendable {
         if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(parent + "/" + name) }
       }
       closedir(dir)
-      for path in stale { rmdir(path) }  // fails (EBUSY) while anything still runs there
+      // Its supervisor is gone: whatever still runs there outlived a SIGKILLed
+      // bulkhead (children of a process-level workload). End it, then remove.
+      for path in stale {
+        for _ in 0..<100 {
+          let members = (CgroupFiles.read(path + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
+          if members.isEmpty { break }
+          for pid in members { kill(pid, SIGKILL) }
+          usleep(2000)
+        }
+        rmdir(path)
+      }
     }
   }
 

@@ -46,8 +46,10 @@ enum Harness {
 
   static func runExecutable(_ path: String, _ arguments: [String], environment: [String: String]?) throws -> Result {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
+    // A hung test must not hang the suite: coreutils' timeout ends the command
+    // after two minutes (its output is then short, and the test fails on it).
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments = ["--signal=KILL", "120", path] + arguments
     var env = environment ?? ProcessInfo.processInfo.environment
     env["BULKHEAD_ROOTFS"] = rootfs
     env["BULKHEAD"] = bulkhead

@@ -40,11 +40,12 @@ struct SoakTests {
     #expect(leftovers(cgroupsToo: false).isEmpty, "\(leftovers(cgroupsToo: false))")
   }
 
-  @Test func sigkillOfBulkheadAtRandomMomentsLeavesNoContainerBehind() throws {
-    for i in 0..<8 {
-      let delay = Double(i) * 0.004
+  @Test(arguments: ["container", "process", "thread"])
+  func sigkillOfBulkheadAtRandomMomentsLeavesNothingBehind(level: String) throws {
+    for i in 0..<6 {
+      let delay = Double(i) * 0.006
       _ = try Harness.shell(
-        "\"$BULKHEAD\" run --pids 16 --workload 'fork-bomb 6 \(marker)' >/dev/null 2>&1 & sleep \(delay); kill -KILL $!; wait"
+        "\"$BULKHEAD\" run --level \(level) --workload 'fork-bomb 6 \(marker)' >/dev/null 2>&1 & sleep \(delay); kill -KILL $!; wait"
       )
     }
     // The next run sweeps the cgroups a SIGKILLed bulkhead could not remove.
