@@ -35,6 +35,13 @@ public enum BulkheadMain {
   /// Parses `arguments`, runs the command, and returns the process exit status.
   public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Int32 {
     if arguments.first == HostEntry.name { return HostEntry.main(Array(arguments.dropFirst())) }
+    // The descriptors the caller gave bulkhead, before it opens any of its own:
+    // only these may be passed on with --pass-fd.
+    FileDescriptor.recordInherited()
+    // A child that dies before reading "go" must not take bulkhead with it through
+    // SIGPIPE: the write fails with EPIPE and is reported. (The child resets every
+    // disposition before execve.)
+    signal(SIGPIPE, SIG_IGN)
     if arguments.first == SeccompExportEntry.name { return SeccompExportEntry.main(Array(arguments.dropFirst())) }
     signals = try? SignalFD(signals: Supervisor.forwardedSignals)
     do {

@@ -58,6 +58,12 @@ public struct RunCommand: ParsableCommand {
   static func run(flags: RunFlags, jsonStatus: String?, command: [String]) throws(BulkheadError) -> Int32 {
     let spec = try flags.makeSpec(
       command: command, hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+    // Only descriptors the caller gave bulkhead may be passed on, not bulkhead's own.
+    for fd in spec.passFDs where !FileDescriptor.wasInherited(fd) {
+      throw .invalidSpec(
+        field: "--pass-fd", value: "\(fd)", reason: "descriptor \(fd) was not given to bulkhead",
+        hint: "open it in the calling shell, e.g. bulkhead run --pass-fd \(fd) ... \(fd)<file")
+    }
     return try execute(spec, jsonStatus: jsonStatus)
   }
 

@@ -130,7 +130,8 @@ public struct Launcher: Sendable {
     // are found and ended by the next bulkhead (a container's pid namespace does
     // that itself). Where none can be made, the run goes on without one.
     var group: CgroupGroup? = nil
-    let tracking = plan.spec.cgroup.isEmpty && plan.spec.level != .container && isRoot
+    var joinAfterClone = false
+    let tracking = plan.spec.cgroup.isEmpty && !plan.namespaces.contains(.pid) && isRoot
     if !plan.spec.cgroup.isEmpty || tracking {
       do throws(BulkheadError) {
         guard let cgroups = Cgroups.detect() else {
@@ -150,7 +151,16 @@ public struct Launcher: Sendable {
       }
     }
     let flags = NamespaceKind.cloneFlags(plan.namespaces)
-    let spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, group?.directoryFD ?? -1)
+    var spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, group?.directoryFD ?? -1)
+    if spawned.pid <= 0, let g = group, g.directoryFD >= 0,
+      [ENOSYS, EPERM, EINVAL, E2BIG].contains(spawned.err)
+    {
+      // clone3 or CLONE_INTO_CGROUP is unavailable (an old kernel, an outer seccomp
+      // profile): clone without it and join the cgroup before the child is released.
+      spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, -1)
+      joinAfterClone = true
+      _ = g
+    }
     go.read.close()
     report.write.close()
     guard spawned.pid > 0 else {
@@ -161,8 +171,11 @@ public struct Launcher: Sendable {
       throw Self.cloneError(spawned.err, namespaces: plan.namespaces)
     }
     // From here on the child exists: any failure kills and reaps it before throwing.
+    // Each descriptor is closed exactly once: a second close could close another
+    // thread's newly opened descriptor of the same number.
+    var goWriteOpen = true
     func abandon(_ error: BulkheadError) -> BulkheadError {
-      go.write.close()
+      if goWriteOpen { go.write.close() }
       _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
       var info = siginfo_t()
       _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
@@ -177,14 +190,19 @@ public struct Launcher: Sendable {
     if let map = plan.userMap {
       do { try map.write(to: spawned.pid) } catch { throw abandon(error) }
     }
-    if let group, group.version == .v1 {
+    if let group, group.version == .v1 || group.directoryFD < 0 || joinAfterClone {
       do { try group.attach(pid: spawned.pid) } catch { throw abandon(error) }
     }
     var byte: UInt8 = 1
     if write(go.write.rawValue, &byte, 1) != 1 {
-      throw abandon(.setupFailed(step: "release the child", errno: errno))
+      let err = errno
+      throw abandon(
+        .setupFailed(
+          step: "release the child", errno: err,
+          reason: err == EPIPE ? "the child died before it was released" : nil))
     }
     go.write.close()
+    goWriteOpen = false
 
     var record = bh_child_error()
     let size = MemoryLayout<bh_child_error>.size

@@ -100,7 +100,7 @@ public final class Supervisor {
           // left the group and the process level does not stop it: that is the
           // escape the process level allows. A container's pid namespace ends with
           // its init.
-          if workload.spec.level != .container { _ = Glibc.kill(-workload.pid, SIGKILL) }
+          if !workload.inOwnPidNamespace { _ = Glibc.kill(-workload.pid, SIGKILL) }
           var info = siginfo_t()
           var usage = rusage()
           let r = bh_waitid_pidfd(workload.pidfd, &info, &usage, WEXITED | WNOHANG)
@@ -191,7 +191,7 @@ public final class Supervisor {
   /// namespace dies the kernel kills the rest), a process through its process
   /// group (it called setsid, so its pgid is its pid, held while it is unreaped).
   public static func kill(_ workload: Workload, _ signal: Int32) {
-    if workload.spec.level != .container {
+    if !workload.inOwnPidNamespace {
       if Glibc.kill(-workload.pid, signal) == 0 { return }
     }
     _ = bh_pidfd_send_signal(workload.pidfd, signal)

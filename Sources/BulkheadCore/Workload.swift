@@ -41,6 +41,10 @@ public struct AppliedConfinement: Sendable, Codable, Equatable {
 }
 
 extension Workload {
+  /// Whether it is PID 1 of a pid namespace of its own, whose end ends everything
+  /// in it (a container that did not --share pid).
+  public var inOwnPidNamespace: Bool { spec.level == .container && spec.namespaces.contains(.pid) }
+
   /// The same workload, reported under `spec` (the user's, not the probe's or host's).
   func with(spec: Spec) -> Workload {
     var copy = Workload(

@@ -62,7 +62,9 @@ public struct BulkheadError: Error, Sendable, Equatable, CustomStringConvertible
     return String(cString: text)
   }
 
-  /// One line: `pivot_root: Invalid argument (errno 22, /path); hint: ...`.
+  /// One line: `pivot_root: Invalid argument (errno 22, /path); hint: ...`. Control
+  /// characters from user input (a newline in a profile's name) are escaped, so that
+  /// the message stays one line whatever it quotes.
   public var description: String {
     var line = "\(step): \(reason)"
     var details: [String] = []
@@ -70,6 +72,25 @@ public struct BulkheadError: Error, Sendable, Equatable, CustomStringConvertible
     if let value { details.append(value.isEmpty ? "''" : value) }
     if !details.isEmpty { line += " (\(details.joined(separator: ", ")))" }
     if let hint { line += "; \(hint)" }
-    return line
+    return Self.oneLine(line)
+  }
+
+  /// `text` with newlines, tabs and other control characters written as escapes.
+  public static func oneLine(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      default:
+        if scalar.value < 0x20 || scalar.value == 0x7f {
+          out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+        } else {
+          out.unicodeScalars.append(scalar)
+        }
+      }
+    }
+    return out
   }
 }

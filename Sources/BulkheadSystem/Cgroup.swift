@@ -342,6 +342,11 @@ public struct Cgroups: Sendable {
         try CgroupFiles.makeDirectory(dir, controller: "v2")
         created.append(dir)
         directories[""] = dir
+        // The descriptor clone3(CLONE_INTO_CGROUP) needs; without it the launcher
+        // joins by cgroup.procs, so a failure here is no silent loss of limits.
+        if access(dir + "/cgroup.procs", W_OK) != 0 {
+          throw BulkheadError.setupFailed(step: "cgroup", value: dir + "/cgroup.procs", errno: errno)
+        }
         if let bytes = request.memoryBytes {
           try CgroupFiles.write("\(bytes)", to: dir + "/memory.max", step: "memory.max")
           // v2 counts swap alone; Docker's --memory-swap counts memory plus swap.

@@ -43,6 +43,31 @@ public struct FileDescriptor: Sendable, Hashable {
 
   /// Whether `fd` is open in this process (F_GETFD succeeds).
   public static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) != -1 }
+
+  nonisolated(unsafe) private static var inherited: Set<Int32>?
+
+  /// Notes which descriptors are open now: called first thing by the CLI, so that
+  /// `wasInherited` can tell the caller's descriptors from bulkhead's own.
+  public static func recordInherited() {
+    var fds = Set<Int32>()
+    if let dir = opendir("/proc/self/fd") {
+      let own = dirfd(dir)
+      while let entry = readdir(dir) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+          $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if let fd = Int32(name), fd != own { fds.insert(fd) }
+      }
+      closedir(dir)
+    }
+    inherited = fds
+  }
+
+  /// Whether `fd` was open when the process started (when recorded), else whether it is open.
+  public static func wasInherited(_ fd: Int32) -> Bool {
+    guard let inherited else { return isOpen(fd) }
+    return inherited.contains(fd) && isOpen(fd)
+  }
 }
 
 /// Whether the process runs as root in the initial user namespace's eyes.

@@ -122,42 +122,27 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
     case BH_OP_MKDIR:
     case BH_OP_MKFILE:
     case BH_OP_SYMLINK: {
-      // target is the directory to create in, data the entry's name.
+      // target is the directory to create in (resolved inside the rootfs), data the
+      // entry's name; the *at calls take the O_PATH descriptor directly.
       long dir = bh_resolve(rootfd, op->target, O_DIRECTORY);
       if (dir < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, dir, index);
       long r;
       int step;
       if (op->kind == BH_OP_MKDIR) {
         step = BH_STEP_MKDIR;
-        bh_fd_path(fdpath, (int)dir);
-        // O_PATH descriptors cannot be used with mkdirat directly; reopen.
-        long d2 = bh_raw3(__NR_open, fdpath, O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
-        if (d2 < 0) bh_fail(c, step, d2, index);
-        r = bh_raw3(__NR_mkdirat, d2, op->data, 0755);
-        bh_raw1(__NR_close, d2);
-        if (r == -EEXIST) r = 0;
+        r = bh_raw3(__NR_mkdirat, dir, op->data, 0755);
       } else if (op->kind == BH_OP_MKFILE) {
         step = BH_STEP_MKFILE;
-        bh_fd_path(fdpath, (int)dir);
-        long d2 = bh_raw3(__NR_open, fdpath, O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
-        if (d2 < 0) bh_fail(c, step, d2, index);
-        r = bh_raw4(__NR_openat, d2, op->data, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        bh_raw1(__NR_close, d2);
+        r = bh_raw4(__NR_openat, dir, op->data, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (r >= 0) {
           bh_raw1(__NR_close, r);
-          r = 0;
-        } else if (r == -EEXIST) {
           r = 0;
         }
       } else {
         step = BH_STEP_SYMLINK;
-        bh_fd_path(fdpath, (int)dir);
-        long d2 = bh_raw3(__NR_open, fdpath, O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
-        if (d2 < 0) bh_fail(c, step, d2, index);
-        r = bh_raw3(__NR_symlinkat, op->source, d2, op->data);
-        bh_raw1(__NR_close, d2);
-        if (r == -EEXIST) r = 0;
+        r = bh_raw3(__NR_symlinkat, op->source, dir, op->data);
       }
+      if (r == -EEXIST) r = 0;
       bh_raw1(__NR_close, dir);
       if (r < 0) bh_fail(c, step, r, index);
       return;
@@ -206,7 +191,7 @@ static void bh_enter_rootfs(const bh_child_config *c) {
   // A bind of the rootfs onto itself makes it a mount point pivot_root accepts.
   r = bh_raw5(__NR_mount, c->rootfs, c->rootfs, 0, MS_BIND | MS_REC, 0);
   if (r < 0) bh_fail(c, BH_STEP_BIND_ROOTFS, r, 0);
-  long rootfd = bh_raw3(__NR_open, c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  long rootfd = bh_raw4(__NR_openat, AT_FDCWD, c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
   if (rootfd < 0) bh_fail(c, BH_STEP_OPEN_ROOTFS, rootfd, 0);
   for (size_t i = 0; i < c->op_count; i++) bh_apply_op(c, (int)rootfd, &c->ops[i], (int)i);
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves
@@ -289,7 +274,7 @@ static void bh_seccomp(const bh_child_config *c) {
   if (r < 0) bh_fail(c, BH_STEP_SECCOMP, r, 0);
 }
 
-/// execvpe without allocation: PATH search in a stack buffer, the same error rules.
+/// execvpe without allocation (execve on arm64 and x86_64 alike; no legacy calls): PATH search in a stack buffer, the same error rules.
 __attribute__((noreturn)) static void bh_exec(const bh_child_config *c) {
   const char *file = c->file;
   long r;
@@ -402,8 +387,8 @@ int bh_child_main(void *arg) {
   }
   // 10. Only 0, 1, 2 and the passed descriptors survive execve (stdout may be a
   //     pipe of the supervisor's: dup2 clears close-on-exec on the copy).
-  if (c->stdout_fd >= 0) {
-    r = bh_raw2(__NR_dup2, c->stdout_fd, 1);
+  if (c->stdout_fd >= 0 && c->stdout_fd != 1) {
+    r = bh_raw3(__NR_dup3, c->stdout_fd, 1, 0);  // dup3: arm64 has no dup2
     if (r < 0) bh_fail(c, BH_STEP_STDOUT, r, 0);
   }
   bh_close_fds(c);

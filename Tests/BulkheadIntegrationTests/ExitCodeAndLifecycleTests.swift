@@ -140,6 +140,8 @@ struct BadInputTests {
     (["run", "--level", "process", "--rw", "--", "true"], 2, "--rw"),
     (["run", "--share", "uts", "--hostname", "x", "--", "true"], 2, "--hostname"),
     (["run", "--pass-fd", "9", "--", "true"], 2, "--pass-fd"),
+    // fd 3 is bulkhead's own (its signalfd), not one the caller gave it.
+    (["run", "--pass-fd", "3", "--", "true"], 2, "--pass-fd"),
     (["run", "--bind", "/etc:/nonexistent-mount-point", "--", "true"], 125, "resolve a mount target"),
     (["run", "--unknown-flag", "--", "true"], 2, "unknown-flag"),
     (["run", "--json-status", "/nonexistent-dir/status.json", "--", "true"], 125, "--json-status"),

@@ -142,6 +142,11 @@ struct FlagPieceTests {
     #expect(NamespaceKind(userText: "bogus") == nil)
   }
 
+  @Test func quotedInputCannotBreakTheLine() {
+    let error = BulkheadError.invalidSpec(field: "--seccomp", value: "cl\none\u{1}", reason: "not a syscall")
+    #expect(error.description == "--seccomp: not a syscall (cl\\none\\x01)")
+  }
+
   @Test func errorDescriptionIsOneLineNamingStepErrnoAndHint() {
     let error = BulkheadError.setupFailed(step: "pivot_root", value: "/srv", errno: 22, hint: "check the rootfs")
     #expect(error.description == "pivot_root: Invalid argument (errno 22, /srv); check the rootfs")
