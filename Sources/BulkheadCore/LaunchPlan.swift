@@ -170,6 +170,7 @@ public final class LaunchPlan {
     config.pointee.keep_fd_count = spec.passFDs.count
     config.pointee.flags = flags
     config.pointee.go_fd = -1
+    config.pointee.go_write_fd = -1
     config.pointee.err_fd = -1
     config.pointee.stdout_fd = -1
 

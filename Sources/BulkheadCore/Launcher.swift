@@ -109,6 +109,7 @@ public struct Launcher: Sendable {
       throw error
     }
     plan.config.pointee.go_fd = go.read.rawValue
+    plan.config.pointee.go_write_fd = go.write.rawValue
     plan.config.pointee.err_fd = report.write.rawValue
     plan.config.pointee.stdout_fd = stdoutFD ?? -1
 
@@ -186,6 +187,16 @@ public struct Launcher: Sendable {
       return error
     }
 
+    // The child says its death signal is armed before anything else: until then a
+    // death of ours could go unnoticed by it (see child.c, step 3).
+    var armed = bh_child_error()
+    if Self.readRecord(report.read.rawValue, into: &armed) != MemoryLayout<bh_child_error>.size {
+      throw abandon(.setupFailed(step: "wait for the child", errno: ECHILD, reason: "the child died before it started"))
+    }
+    if armed.step != Int32(BH_STEP_NONE.rawValue) {
+      throw abandon(Self.childError(armed, plan: plan))
+    }
+
     let namespaces = recordNamespaces ? NamespaceKind.inodes(of: spawned.pid) : [:]
     if let map = plan.userMap {
       do { try map.write(to: spawned.pid) } catch { throw abandon(error) }
@@ -205,18 +216,7 @@ public struct Launcher: Sendable {
     goWriteOpen = false
 
     var record = bh_child_error()
-    let size = MemoryLayout<bh_child_error>.size
-    var got = 0
-    while got < size {
-      let n = withUnsafeMutableBytes(of: &record) { buffer in
-        read(report.read.rawValue, buffer.baseAddress! + got, size - got)
-      }
-      if n > 0 {
-        got += n
-      } else if n == 0 || errno != EINTR {
-        break
-      }
-    }
+    let got = Self.readRecord(report.read.rawValue, into: &record)
     let execed = monotonicNanoseconds()
     if got > 0 {
       throw abandon(Self.childError(record, plan: plan))
@@ -233,6 +233,21 @@ public struct Launcher: Sendable {
       seccompProfile: plan.seccompProfile, seccompInstructions: plan.seccompFilter?.instructions.count,
       seccompNotes: plan.seccompFilter?.notes ?? [], capabilities: plan.keptCapabilities.map(Capabilities.names))
     return workload
+  }
+
+  /// Reads one `bh_child_error` record; returns the bytes read (0 at EOF).
+  static func readRecord(_ fd: Int32, into record: inout bh_child_error) -> Int {
+    let size = MemoryLayout<bh_child_error>.size
+    var got = 0
+    while got < size {
+      let n = withUnsafeMutableBytes(of: &record) { buffer in read(fd, buffer.baseAddress! + got, size - got) }
+      if n > 0 {
+        got += n
+      } else if n == 0 || errno != EINTR {
+        break
+      }
+    }
+    return got
   }
 
   nonisolated(unsafe) private static var sandboxCounter = 0

@@ -334,7 +334,17 @@ int bh_child_main(void *arg) {
   //    that died before this prctl: its write end closes and read returns 0.
   r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 0);
-  // 3. Wait until the parent has written id maps and placed us in our cgroup.
+  // 3. Tell the parent that the death signal is armed, then wait until it has
+  //    written id maps and placed us in our cgroup. The parent writes "go" only
+  //    after "armed", so a parent that dies later kills us through PDEATHSIG, and
+  //    one that died earlier leaves no writer (our own copy of the write end is
+  //    closed first): read returns 0 and we leave.
+  bh_raw1(__NR_close, c->go_write_fd);
+  bh_child_error armed = {.step = BH_STEP_NONE, .err = 0, .index = 0};
+  r = bh_raw3(__NR_write, c->err_fd, &armed, sizeof armed);
+  if (r != (long)sizeof armed) {
+    for (;;) bh_raw1(__NR_exit, 125);
+  }
   char go = 0;
   do {
     r = bh_raw3(__NR_read, c->go_fd, &go, 1);

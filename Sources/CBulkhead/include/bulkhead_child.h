@@ -110,6 +110,7 @@ typedef struct bh_child_config {
   size_t keep_fd_count;
   int32_t flags;             // BH_CHILD_*
   int go_fd;                 // read end of the "go" pipe
+  int go_write_fd;           // its write end: the child closes its own copy first
   int err_fd;                // write end of the CLOEXEC error pipe
   uint64_t cap_keep;         // capabilities kept (bit N = capability N)
   int32_t cap_last;          // the highest capability the kernel knows (cap_last_cap)
