@@ -20,17 +20,9 @@ enum SeccompExportEntry {
       return ExitStatus.usage
     }
     do {
-      let filter: SeccompFilter
-      if arguments[0] == "default" {
-        filter = try SeccompFilterCache.defaultFilter()
-      } else {
-        let kept = Set(
-          Capabilities.names(try Capabilities.resolve(base: Capabilities.dockerDefault, add: [], drop: [])))
-        filter = try SeccompCompiler.compile(
-          try SeccompProfiles.load(
-            path: arguments[0], capabilities: kept, architecture: SeccompProfiles.runningArchitecture,
-            kernel: try SeccompProfiles.runningKernel()))
-      }
+      let filter = try LaunchPlan.seccompFilter(
+        profile: arguments[0],
+        keptCapabilities: try Capabilities.resolve(base: Capabilities.dockerDefault, add: [], drop: []))
       let fd = open(arguments[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
       guard fd >= 0 else { throw BulkheadError.setupFailed(step: "open", value: arguments[1], errno: errno) }
       defer { close(fd) }

@@ -115,16 +115,7 @@ public final class LaunchPlan {
     let profile = confinement.seccomp ?? (spec.level == .container ? "default" : "unconfined")
     seccompProfile = profile
     if profile != "unconfined" {
-      let filter: SeccompFilter
-      if profile == "default" {
-        filter = try SeccompFilterCache.defaultFilter()
-      } else {
-        let kept = keptCapabilities.map { Set(Capabilities.names($0)) } ?? Set(Capabilities.names(UInt64.max))
-        let parsed = try SeccompProfiles.load(
-          path: profile, capabilities: kept, architecture: SeccompProfiles.runningArchitecture,
-          kernel: try SeccompProfiles.runningKernel())
-        filter = try SeccompCompiler.compile(parsed)
-      }
+      let filter = try Self.seccompFilter(profile: profile, keptCapabilities: keptCapabilities ?? UInt64.max)
       seccompFilter = filter
       let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: max(filter.instructions.count, 1))
       for (i, instruction) in filter.instructions.enumerated() { buffer[i] = instruction }
@@ -196,6 +187,18 @@ public final class LaunchPlan {
     let p = strdup(s)!
     strings.append(p)
     return p
+  }
+
+  /// The compiled filter for a profile name: "default" (from the on-disk cache) or a
+  /// JSON file, whose Docker conditions are resolved against `keptCapabilities`.
+  public static func seccompFilter(profile: String, keptCapabilities: UInt64) throws(BulkheadError)
+    -> SeccompFilter
+  {
+    if profile == "default" { return try SeccompFilterCache.defaultFilter() }
+    let parsed = try SeccompProfiles.load(
+      path: profile, capabilities: Set(Capabilities.names(keptCapabilities)),
+      architecture: SeccompProfiles.runningArchitecture, kernel: try SeccompProfiles.runningKernel())
+    return try SeccompCompiler.compile(parsed)
   }
 
   /// Resource limits for the child, with `core=0` unless given. A hard limit above

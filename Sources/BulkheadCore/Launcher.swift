@@ -228,7 +228,6 @@ public struct Launcher: Sendable {
       startedAtWallNanoseconds: startWall, startedAtMonotonicNanoseconds: startMono,
       execedAtMonotonicNanoseconds: execed, usedClone3: spawned.used_clone3 != 0)
     workload.cgroup = group
-    workload.seccompFiltered = plan.config.pointee.seccomp_filter != nil
     workload.confinement = AppliedConfinement(
       seccompProfile: plan.seccompProfile, seccompInstructions: plan.seccompFilter?.instructions.count,
       seccompNotes: plan.seccompFilter?.notes ?? [], capabilities: plan.keptCapabilities.map(Capabilities.names))

@@ -23,8 +23,6 @@ public struct Workload: Sendable {
   public var executed: [String] = []
   /// The sandbox's cgroup, removed by the supervisor after the workload ends.
   public var cgroup: CgroupGroup? = nil
-  /// Whether a seccomp filter was loaded (a SIGSYS death is then killed(seccomp)).
-  public var seccompFiltered = false
   /// What confinement was applied, for reports.
   public var confinement: AppliedConfinement? = nil
 }
@@ -41,6 +39,9 @@ public struct AppliedConfinement: Sendable, Codable, Equatable {
 }
 
 extension Workload {
+  /// Whether a seccomp filter was loaded (a SIGSYS death is then killed(seccomp)).
+  public var seccompFiltered: Bool { confinement?.seccompInstructions != nil }
+
   /// Whether it is PID 1 of a pid namespace of its own, whose end ends everything
   /// in it (a container that did not --share pid).
   public var inOwnPidNamespace: Bool { spec.level == .container && spec.namespaces.contains(.pid) }
@@ -54,7 +55,6 @@ extension Workload {
     copy.reportFD = reportFD
     copy.executed = executed
     copy.cgroup = cgroup
-    copy.seccompFiltered = seccompFiltered
     copy.confinement = confinement
     return copy
   }

@@ -195,3 +195,21 @@ extension Harness {
   }
 
 }
+
+@Suite("The filter bulkhead loads is the one it exports", .enabled(if: Harness.binaryReady, "needs a built bulkhead"))
+struct SeccompExportTests {
+  @Test func theExportedDefaultIsTheLoadedFilterSize() throws {
+    let path = NSTemporaryDirectory() + "bulkhead-export-\(Harness.uniqueMarker()).bpf"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let r = try Harness.run(["_seccomp-export", "default", path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    #expect(size > 0 && size % 8 == 0)
+    // The status reports the instruction count of the filter a run loads.
+    let run = try Harness.run(["run", "--level", "process", "--seccomp", "default", "--json-status", "-", "--", "true"])
+    let json = run.stderr.split(separator: "\n").drop { !$0.hasPrefix("{") }.joined(separator: "\n")
+    let confinement = try Harness.json(json)["confinement"] as? [String: Any]
+    #expect(confinement?["seccompInstructions"] as? Int == size / 8)
+    #expect(try Harness.run(["_seccomp-export", "default"]).status == 2)
+  }
+}
