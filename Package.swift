@@ -18,6 +18,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
   ],
   targets: [
     .target(name: "CBulkhead", cSettings: strictC),
@@ -37,14 +38,29 @@ let package = Package(
     .target(
       name: "BulkheadReports",
       dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads"]),
+    // The measurement loops of the cost lab: C, so that what is timed is the system
+    // call and not the language around it (the same loops perf bench runs).
+    .target(name: "CBench", cSettings: strictC),
+    // The labs: crash (blast radius), bench (cost) and compare, built on the core.
+    .target(
+      name: "BulkheadLab",
+      dependencies: [
+        "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "BulkheadReports", "CBench",
+        "CBulkhead",
+        .product(name: "Histogram", package: "hdrhistogram-swift"),
+      ]),
     .target(
       name: "BulkheadCLI",
       dependencies: [
         "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "BulkheadSeccomp", "BulkheadReports",
+        "BulkheadLab",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
     .testTarget(name: "BulkheadSpecTests", dependencies: ["BulkheadSpec"]),
+    .testTarget(
+      name: "BulkheadLabTests",
+      dependencies: ["BulkheadLab", "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "CBench"]),
     .testTarget(name: "BulkheadReportsTests", dependencies: ["BulkheadReports"]),
     .testTarget(
       name: "BulkheadFuzzTests",
@@ -55,7 +71,8 @@ let package = Package(
       ]),
     .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadSpec"]),
     .testTarget(name: "BulkheadSeccompTests", dependencies: ["BulkheadSeccomp", "BulkheadSpec"]),
-    .testTarget(name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore", "BulkheadSeccomp"]),
+    .testTarget(
+      name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore", "BulkheadSeccomp"]),
     .testTarget(
       name: "BulkheadCLITests",
       dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore", "CBulkhead"]),
