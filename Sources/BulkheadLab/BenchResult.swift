@@ -54,7 +54,7 @@ public struct MachineInfo: Sendable, Codable, Equatable {
     self.cgroupVersion = cgroupVersion
   }
 
-  /// Reads /proc/cpuinfo, uname and sysinfo of this machine.
+  /// Reads /proc/cpuinfo, uname and sysconf of this machine.
   public static func current(cgroupVersion: String?) -> MachineInfo {
     var model = "unknown"
     if let text = readAll("/proc/cpuinfo") {
@@ -68,11 +68,11 @@ public struct MachineInfo: Sendable, Codable, Equatable {
     var name = utsname()
     uname(&name)
     let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    var info = sysinfo()
-    sysinfo(&info)
+    let pages = UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES))))
+    let pageSize = UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
     return MachineInfo(
       cpuModel: model, cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), kernel: release,
-      memoryBytes: UInt64(info.totalram) * UInt64(info.mem_unit), cgroupVersion: cgroupVersion)
+      memoryBytes: pages * pageSize, cgroupVersion: cgroupVersion)
   }
 
   /// One line for the top of a table.
