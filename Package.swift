@@ -25,7 +25,7 @@ let package = Package(
     .target(name: "CWorkloads", cSettings: strictC),
     // The workloads depend on nothing of Bulkhead's but their C faults: the static
     // probe links them alone.
-    .target(name: "BulkheadWorkloads", dependencies: ["CWorkloads"]),
+    .target(name: "BulkheadWorkloads", dependencies: ["CWorkloads", "CBench"]),
     .executableTarget(name: "bulkhead-probe", dependencies: ["BulkheadWorkloads"]),
     .target(name: "BulkheadSpec"),
     // libseccomp compiles filters in the parent; the child only loads the BPF.

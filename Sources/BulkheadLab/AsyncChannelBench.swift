@@ -1,0 +1,122 @@
+import BulkheadWorkloads
+import CBench
+import Dispatch
+
+/// The task level: two async tasks of this process exchanging messages through an
+/// async channel (a pair of `AsyncStream`s). There is no system call to time here:
+/// what is timed is Swift concurrency itself — a continuation resumed, a task
+/// scheduled on the cooperative pool. A message is a fresh buffer copied from the
+/// sender's (its "write"), and the receiver copies it into its own (its "read"),
+/// so that the bytes are moved twice, as through a pipe. Tasks are not pinned: the
+/// cooperative pool places them, and the result says so.
+enum AsyncChannelBench {
+  enum Message: Sendable {
+    case echo([UInt8])
+    case chunk([UInt8])
+    case acknowledge
+    case end
+  }
+
+  static let placement = "not pinned (the cooperative pool places tasks)"
+
+  static func measure(_ config: IPCBench.Config) throws -> [BenchResult] {
+    final class Box: @unchecked Sendable { var results: [BenchResult] = [] }
+    let box = Box()
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+      box.results = await run(config)
+      done.signal()
+    }
+    done.wait()
+    return box.results
+  }
+
+  static func run(_ config: IPCBench.Config) async -> [BenchResult] {
+    let (requests, send) = AsyncStream.makeStream(of: Message.self)
+    let (replies, reply) = AsyncStream.makeStream(of: Message.self)
+    let largest = max(config.sizes.max() ?? 1, config.streamChunk)
+    let responder = Task {
+      var own = [UInt8](repeating: 0, count: largest)
+      for await message in requests {
+        switch message {
+        case .echo(let bytes):
+          own.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { dst.copyMemory(from: $0) } }
+          reply.yield(.echo(Array(own[0..<bytes.count])))
+        case .chunk(let bytes):
+          own.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        case .acknowledge:
+          reply.yield(.acknowledge)
+        case .end:
+          reply.finish()
+          return
+        }
+      }
+    }
+    var incoming = replies.makeAsyncIterator()
+    let source = [UInt8](repeating: 0x5a, count: largest)
+    let budget = UInt64(config.budgetMilliseconds) * 1_000_000
+    let name = "\(IPCTransport.asyncChannel.rawValue) \(IPCStyle.blocking.rawValue)"
+    var results: [BenchResult] = []
+
+    func roundTrips(size: Int, count: Int, budget: UInt64) async -> [UInt64] {
+      var samples: [UInt64] = []
+      samples.reserveCapacity(count)
+      let start = bhb_now_ns()
+      while samples.count < count {
+        let t0 = bhb_now_ns()
+        send.yield(.echo(Array(source[0..<size])))
+        _ = await incoming.next()
+        let t1 = bhb_now_ns()
+        samples.append(t1 - t0)
+        if t1 - start >= budget { break }
+      }
+      return samples
+    }
+
+    for size in config.sizes {
+      _ = await roundTrips(size: size, count: max(20, config.iterations / 10), budget: budget / 5)
+      let samples = await roundTrips(size: size, count: config.iterations, budget: budget)
+      results.append(
+        BenchResult(
+          kind: "ipc", level: "task", name: "\(name) rtt \(IPCBench.sizeLabel(size))", metric: "latency",
+          distribution: Distribution(samples: samples, unit: "ns"), placement: placement,
+          notes: ["round trip: \(size) bytes each way through two AsyncStreams, copied on both sides"]))
+    }
+    if config.stream {
+      let chunk = config.streamChunk
+      func round(_ bytes: Int) async -> UInt64 {
+        let t0 = bhb_now_ns()
+        var sent = 0
+        while sent < bytes {
+          let k = min(chunk, bytes - sent)
+          send.yield(.chunk(Array(source[0..<k])))
+          sent += k
+        }
+        send.yield(.acknowledge)
+        _ = await incoming.next()
+        return max(1, bhb_now_ns() - t0)
+      }
+      let first = await round(256 << 10)
+      let rate = Double(256 << 10) * 1e9 / Double(first)
+      let bytes = min(64 << 20, max(chunk, (Int(rate * 0.010) / chunk) * chunk))
+      var samples: [UInt64] = []
+      let start = bhb_now_ns()
+      while samples.count < max(5, min(40, config.iterations / 50)) {
+        let ns = await round(bytes)
+        samples.append(UInt64(Double(bytes) * 1e9 / Double(ns)))
+        if bhb_now_ns() - start >= budget * 2 && samples.count >= 3 { break }
+      }
+      results.append(
+        BenchResult(
+          kind: "ipc", level: "task", name: "\(name) stream", metric: "throughput",
+          distribution: Distribution(samples: samples, unit: "B/s"), placement: placement,
+          notes: [
+            "one sample per round of \(IPCBench.sizeLabel(bytes)) in \(IPCBench.sizeLabel(chunk)) messages, to the reader's acknowledgement; the channel is unbounded, so the writer may run ahead"
+          ]))
+    }
+    send.yield(.end)
+    send.finish()
+    _ = await responder.value
+    return results
+  }
+}
