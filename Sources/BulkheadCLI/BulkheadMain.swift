@@ -19,10 +19,11 @@ public struct BulkheadCommand: ParsableCommand {
         bulkhead run --level process -- /bin/true
         bulkhead run --level thread --workload segv --workload heartbeat
         bulkhead inspect --all-levels
+        bulkhead crash --levels thread,container --faults segv,fork-bomb
         bulkhead workloads
       """,
     version: "0.1.0",
-    subcommands: [RunCommand.self, InspectCommand.self, WorkloadsCommand.self])
+    subcommands: [RunCommand.self, InspectCommand.self, CrashCommand.self, WorkloadsCommand.self])
 
   public init() {}
 }

@@ -20,6 +20,15 @@ func writeJSON<T: Encodable>(_ value: T, to destination: String, field: String) 
   }
   var bytes = [UInt8](data)
   bytes.append(UInt8(ascii: "\n"))
+  try writeBytes(bytes, to: destination, field: field)
+}
+
+/// Writes `text` to `destination` ("-" for stderr), whole, then renamed into place.
+func writeText(_ text: String, to destination: String, field: String) throws(BulkheadError) {
+  try writeBytes(Array(text.utf8), to: destination, field: field)
+}
+
+func writeBytes(_ bytes: [UInt8], to destination: String, field: String) throws(BulkheadError) {
   if destination == "-" {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     return

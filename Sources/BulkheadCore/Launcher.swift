@@ -28,10 +28,16 @@ public struct Launcher: Sendable {
   /// nil: bulkhead's own stdout.
   public var stdoutFD: Int32?
 
-  public init(probePath: String? = nil, hostExecutable: String? = nil, stdoutFD: Int32? = nil) {
+  /// Where sandbox cgroups are made; nil: detected, below bulkhead's own cgroup.
+  public var cgroups: Cgroups?
+
+  public init(
+    probePath: String? = nil, hostExecutable: String? = nil, stdoutFD: Int32? = nil, cgroups: Cgroups? = nil
+  ) {
     self.probePath = probePath
     self.hostExecutable = hostExecutable
     self.stdoutFD = stdoutFD
+    self.cgroups = cgroups
   }
 
   /// Starts `spec` at its level and returns once it runs (execve succeeded), or
@@ -135,7 +141,7 @@ public struct Launcher: Sendable {
     let tracking = plan.spec.cgroup.isEmpty && !plan.namespaces.contains(.pid) && isRoot
     if !plan.spec.cgroup.isEmpty || tracking {
       do throws(BulkheadError) {
-        guard let cgroups = Cgroups.detect() else {
+        guard let cgroups = self.cgroups ?? Cgroups.detect() else {
           throw BulkheadError(
             code: .unsupported, step: "cgroup", reason: "no usable cgroup hierarchy (v1 memory/pids/cpu or v2)",
             hint: "mount cgroups, or drop --memory/--pids/--cpus")

@@ -39,6 +39,9 @@ public struct Outcome: Sendable, Equatable, Codable {
   public var inProcess: [InProcessStatus] = []
   /// What the sandbox's cgroup measured, when it had one.
   public var cgroup: CgroupStats? = nil
+  /// Processes of the workload still alive after it ended, which the process level
+  /// let go (a daemon that called setsid): found through the tracking cgroup.
+  public var escaped: [Int32]? = nil
 
   public init(
     termination: Termination, killedBy: KillReason? = nil, escalatedToKill: Bool = false,

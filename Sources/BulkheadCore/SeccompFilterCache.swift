@@ -27,7 +27,7 @@ public enum SeccompFilterCache {
   }
 
   /// nil when caching is off or no identity or directory can be had.
-  static func cachePath() -> String? {
+  public static func cachePath() -> String? {
     if let off = getenv("BULKHEAD_NO_CACHE"), String(cString: off) == "1" { return nil }
     guard let exe = currentExecutablePath() else { return nil }
     var st = stat()

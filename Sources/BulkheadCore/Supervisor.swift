@@ -47,134 +47,31 @@ public final class Supervisor {
     self.signals = signals
   }
 
-  private enum Token: UInt64 {
-    case child = 1
-    case signal = 2
-    case grace = 3
-    case timeout = 4
-    case report = 5
-    case cpuCheck = 6
-  }
-
   /// How often the CPU-time limit is checked.
   static let cpuCheckMilliseconds = 20
 
-  /// Waits until `workload` ends and returns how it ended. Closes its pidfd.
+  /// Waits until `workload` ends and returns how it ended. Closes its pidfd and
+  /// removes its cgroup. A fleet of one.
   public func wait(for workload: Workload, options: Options) throws(BulkheadError) -> Outcome {
-    defer {
+    let fleet: Fleet
+    do {
+      fleet = try Fleet(signals: options.forwardSignals ? signals : nil)
+    } catch {
+      // Nothing watches it: end it rather than leave it behind.
+      Self.kill(workload, SIGKILL)
+      var info = siginfo_t()
+      _ = bh_waitid_pidfd(workload.pidfd, &info, nil, WEXITED)
       close(workload.pidfd)
       if let fd = workload.reportFD { close(fd) }
-      // Whatever is left in the cgroup (escaped children) is killed, and it is removed.
       try? workload.cgroup?.remove()
+      throw error
     }
-    let loop = try EventLoop()
-    try loop.add(workload.pidfd, token: Token.child.rawValue)
-    var reports = ReportReader(workload: workload)
-    if let fd = workload.reportFD { try loop.add(fd, token: Token.report.rawValue) }
-    if options.forwardSignals, let signals {
-      try loop.add(signals.fd, token: Token.signal.rawValue)
+    try fleet.add(workload, options: options)
+    var outcome: Outcome? = nil
+    try fleet.run { event in
+      if case .ended(_, let ended, _) = event { outcome = ended }
     }
-    let grace = try Timer()
-    try loop.add(grace.fd, token: Token.grace.rawValue)
-    let timeout = try Timer()
-    try loop.add(timeout.fd, token: Token.timeout.rawValue)
-    if let ms = options.timeoutMilliseconds {
-      let elapsed = Int((monotonicNanoseconds() - workload.startedAtMonotonicNanoseconds) / 1_000_000)
-      timeout.arm(milliseconds: max(1, ms - elapsed))
-    }
-    let cpuCheck = try Timer()
-    try loop.add(cpuCheck.fd, token: Token.cpuCheck.rawValue)
-    if options.cpuTimeMilliseconds != nil { cpuCheck.arm(milliseconds: Self.cpuCheckMilliseconds) }
-
-    var killedBy: KillReason? = nil
-    var forwarded: Int32? = nil
-    var escalating = false
-    var escalated = false
-    while true {
-      for token in try loop.wait() {
-        switch Token(rawValue: token) {
-        case .child:
-          // The workload has ended but is not reaped yet, so its pid still names its
-          // process group: end what is left of the group (children it did not wait
-          // for, forks of a host) before reaping. A daemon that called setsid has
-          // left the group and the process level does not stop it: that is the
-          // escape the process level allows. A container's pid namespace ends with
-          // its init.
-          if !workload.inOwnPidNamespace { _ = Glibc.kill(-workload.pid, SIGKILL) }
-          var info = siginfo_t()
-          var usage = rusage()
-          let r = bh_waitid_pidfd(workload.pidfd, &info, &usage, WEXITED | WNOHANG)
-          if r == -1 && errno == EINTR { continue }
-          if r == -1 { throw .setupFailed(step: "waitid", errno: errno) }
-          guard bh_siginfo_pid(&info) != 0 else { continue }  // not yet
-          let code = bh_siginfo_code(&info)
-          let status = bh_siginfo_status(&info)
-          let termination: Termination =
-            code == CLD_EXITED
-            ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
-          reports.drain()
-          let stats = workload.cgroup?.stats()
-          if killedBy == nil, case .signaled(let signal, _) = termination {
-            if signal == SIGKILL, let kills = stats?.oomKills, kills > 0 {
-              killedBy = .oom
-            } else if signal == SIGSYS && workload.seccompFiltered {
-              killedBy = .seccomp
-            }
-          }
-          var outcome = Outcome(
-            termination: termination, killedBy: killedBy, escalatedToKill: escalated,
-            forwardedSignal: forwarded,
-            userCPUSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
-            systemCPUSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
-            maxRSSKiB: usage.ru_maxrss)
-          outcome.inProcess = reports.statuses
-          outcome.cgroup = stats
-          return outcome
-        case .cpuCheck:
-          guard cpuCheck.consume(), let limit = options.cpuTimeMilliseconds else { continue }
-          let used = workload.cgroup?.cpuUsageNanoseconds() ?? Self.cpuNanoseconds(of: workload.pid)
-          if let used, used >= UInt64(limit) * 1_000_000, !escalating {
-            killedBy = killedBy ?? .cpuTime
-            Self.kill(workload, SIGTERM)
-            escalating = true
-            grace.arm(milliseconds: max(1, options.graceMilliseconds))
-          } else {
-            cpuCheck.arm(milliseconds: Self.cpuCheckMilliseconds)
-          }
-        case .report:
-          reports.drain()
-        case .signal:
-          for signal in signals?.drain() ?? [] {
-            if escalating {
-              Self.kill(workload, SIGKILL)
-              escalated = true
-            } else {
-              forwarded = signal
-              killedBy = killedBy ?? .forwardedSignal
-              Self.kill(workload, signal)
-              escalating = true
-              grace.arm(milliseconds: max(1, options.graceMilliseconds))
-            }
-          }
-        case .grace:
-          if grace.consume() {
-            Self.kill(workload, SIGKILL)
-            escalated = true
-          }
-        case .timeout:
-          if timeout.consume() {
-            killedBy = killedBy ?? .timeout
-            Self.kill(workload, SIGTERM)
-            if !escalating {
-              escalating = true
-              grace.arm(milliseconds: max(1, options.graceMilliseconds))
-            }
-          }
-        case nil:
-          continue
-        }
-      }
-    }
+    return outcome!
   }
 
   /// CPU time of one process, all its threads (utime + stime of /proc/PID/stat), in ns.
@@ -199,16 +96,18 @@ public final class Supervisor {
 }
 
 /// Reads the host's report lines as they come (non-blocking), so the host never
-/// blocks on a full pipe, and keeps each workload's status.
+/// blocks on a full pipe, and keeps each workload's status. `line INDEX TEXT`
+/// reports carry what an in-process workload printed, attributed to it.
 struct ReportReader {
   let fd: Int32?
   let start: UInt64
-  var pending: [UInt8] = []
+  var buffer: LineBuffer?
   var statuses: [InProcessStatus]
 
   init(workload: Workload) {
     fd = workload.reportFD
     start = workload.startedAtMonotonicNanoseconds
+    buffer = fd.map { LineBuffer(fd: $0) }
     statuses =
       workload.reportFD == nil
       ? []
@@ -218,20 +117,37 @@ struct ReportReader {
     if let fd { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
   }
 
-  mutating func drain() {
-    guard let fd else { return }
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { break }
-      pending.append(contentsOf: buffer[0..<n])
-    }
+  /// What a host reported, in order.
+  enum Item {
+    case line(unit: Int, text: String)
+    case returned(unit: Int, code: Int32)
+  }
+
+  /// Whether the host's end of the pipe is closed (it and all its forks are gone).
+  var closed = false
+
+  /// Applies what arrived; returns the printed lines and the returns, in order.
+  mutating func drain() -> [Item] {
+    guard var reader = buffer else { return [] }
+    let (lines, eof) = reader.drain(final: false)
+    buffer = reader
+    closed = closed || eof
     let now = Double(monotonicNanoseconds() - start) / 1e9
-    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-      let line = String(decoding: pending[..<newline], as: UTF8.self)
-      pending.removeSubrange(...newline)
-      InProcessStatus.apply(Substring(line), to: &statuses, atSeconds: now)
+    var items: [Item] = []
+    for line in lines {
+      if line.hasPrefix("line ") {
+        let rest = line.dropFirst(5)
+        if let space = rest.firstIndex(of: " "), let index = Int(rest[..<space]) {
+          items.append(.line(unit: index, text: String(rest[rest.index(after: space)...])))
+        }
+      } else {
+        InProcessStatus.apply(Substring(line), to: &statuses, atSeconds: now)
+        let words = line.split(separator: " ")
+        if words.count == 3, words[0] == "end", let unit = Int(words[1]), let code = Int32(words[2]) {
+          items.append(.returned(unit: unit, code: code))
+        }
+      }
     }
+    return items
   }
 }

@@ -29,10 +29,16 @@ public final class CgroupGroup: @unchecked Sendable {
   /// v2: an O_PATH descriptor of the directory, for clone3(CLONE_INTO_CGROUP).
   public private(set) var directoryFD: Int32 = -1
   private var removed = false
+  /// Controller -> the directory a tracking group's leftovers move to on removal.
+  let releaseDirectories: [String: String]
+  /// The processes a tracking group's removal moved out: they outlived the workload
+  /// (a daemon that escaped the process level). Filled by `remove()`.
+  public private(set) var released: [Int32] = []
 
-  init(version: CgroupVersion, directories: [String: String]) {
+  init(version: CgroupVersion, directories: [String: String], releaseDirectories: [String: String] = [:]) {
     self.version = version
     self.directories = directories
+    self.releaseDirectories = releaseDirectories
     if version == .v2, let dir = directories[""] {
       // O_PATH is not imported from glibc's headers: 0o10000000.
       directoryFD = open(dir, 0o10000000 | O_DIRECTORY | O_CLOEXEC)
@@ -104,11 +110,7 @@ public final class CgroupGroup: @unchecked Sendable {
   /// Pids still in the cgroup (escaped children of a process-level workload).
   public func members() -> [Int32] {
     var out = Set<Int32>()
-    for dir in directories.values {
-      for line in (CgroupFiles.read(dir + "/cgroup.procs") ?? "").split(separator: "\n") {
-        if let pid = Int32(line) { out.insert(pid) }
-      }
-    }
+    for dir in directories.values { out.formUnion(CgroupFiles.pids(in: dir)) }
     return out.sorted()
   }
 
@@ -118,18 +120,38 @@ public final class CgroupGroup: @unchecked Sendable {
   /// was SIGKILLed, the next bulkhead finds the group stale and kills what is in it.
   public var tracking = false
 
+  /// Kills everything in the group and in the groups made inside it, and removes
+  /// them all (the crash lab's safety box, after its sandboxes are gone).
+  public func removeTree() {
+    guard !removed else { return }
+    for dir in directories.values { CgroupFiles.killAndRemoveTree(dir) }
+    removed = true
+  }
+
   /// Kills whatever is left (cgroup.kill on v2, SIGKILL per member on v1), or for a
   /// tracking group moves it out, and removes the directories.
-  public func remove() throws(BulkheadError) {
+  ///
+  /// `processGroup`: the workload's own process group, which its supervisor has
+  /// just killed: its members are dying, not escaping, and are not moved out.
+  public func remove(processGroup: Int32? = nil) throws(BulkheadError) {
     guard !removed else { return }
     if tracking {
+      var moved = Set<Int32>()
       for (controller, dir) in directories {
-        // <own>/bulkhead/run-X -> <own>
-        let own = String(dir.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/"))
-        for pid in members() {
-          try? CgroupFiles.write("\(pid)", to: own + "/cgroup.procs", step: "move out of the \(controller) cgroup")
+        // <own>/bulkhead/run-X -> <own>, unless the group was made inside another.
+        let release =
+          releaseDirectories[controller]
+          ?? String(dir.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/"))
+        if releaseDirectories[controller] != nil { _ = mkdir(release, 0o755) }
+        for pid in CgroupFiles.pids(in: dir) where processGroup == nil || getpgid(pid) != processGroup {
+          // A process that already died (a zombie waiting for its reaper) cannot be
+          // moved and did not escape.
+          if (try? CgroupFiles.write("\(pid)", to: release + "/cgroup.procs", step: "move out")) != nil {
+            moved.insert(pid)
+          }
         }
       }
+      released = moved.sorted()
     }
     if version == .v2, let dir = directories[""], access(dir + "/cgroup.kill", W_OK) == 0 {
       try? CgroupFiles.write("1", to: dir + "/cgroup.kill", step: "cgroup.kill")
@@ -171,11 +193,23 @@ public struct Cgroups: Sendable {
   public let mounts: [String: String]
   /// Controller ("" for v2) -> the supervisor's own cgroup path inside that hierarchy.
   public let ownPaths: [String: String]
+  /// Controller -> the directory sandboxes are made in, when they are made inside
+  /// another group (the crash lab's safety box) rather than in `<own>/bulkhead`.
+  public private(set) var base: [String: String]? = nil
 
   public init(version: CgroupVersion, mounts: [String: String], ownPaths: [String: String]) {
     self.version = version
     self.mounts = mounts
     self.ownPaths = ownPaths
+  }
+
+  /// The same hierarchy, making sandboxes inside `group`: its limits then bound
+  /// them all together (each may have tighter ones of its own). What escapes a
+  /// tracking group inside it moves to `group`'s `escaped` child, still inside.
+  public func nested(in group: CgroupGroup) -> Cgroups {
+    var copy = self
+    copy.base = group.directories
+    return copy
   }
 
   /// Reads /proc/self/mountinfo and /proc/self/cgroup. v2 when the unified
@@ -230,6 +264,7 @@ public struct Cgroups: Sendable {
 
   /// The directory for `controller` below which sandboxes are created.
   func parent(_ controller: String) -> String? {
+    if let base { return base[controller] }
     guard let mount = mounts[controller] else { return nil }
     let own = ownPaths[controller] ?? "/"
     return mount + (own == "/" ? "" : own) + "/bulkhead"
@@ -253,15 +288,7 @@ public struct Cgroups: Sendable {
       closedir(dir)
       // Its supervisor is gone: whatever still runs there outlived a SIGKILLed
       // bulkhead (children of a process-level workload). End it, then remove.
-      for path in stale {
-        for _ in 0..<100 {
-          let members = (CgroupFiles.read(path + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
-          if members.isEmpty { break }
-          for pid in members { kill(pid, SIGKILL) }
-          usleep(2000)
-        }
-        rmdir(path)
-      }
+      for path in stale { CgroupFiles.killAndRemoveTree(path) }
     }
   }
 
@@ -370,7 +397,11 @@ public struct Cgroups: Sendable {
       for dir in created.reversed() { rmdir(dir) }
       throw error
     }
-    return CgroupGroup(version: version, directories: directories)
+    return CgroupGroup(
+      version: version, directories: directories,
+      releaseDirectories: base.map { base in
+        Dictionary(uniqueKeysWithValues: directories.keys.compactMap { c in base[c].map { (c, $0 + "/escaped") } })
+      } ?? [:])
   }
 }
 
@@ -392,6 +423,35 @@ public enum CgroupFiles {
   }
 
   public static func read(_ path: String) -> String? { readTextFile(path) }
+
+  /// The pids in one cgroup directory (cgroup.procs).
+  public static func pids(in dir: String) -> [Int32] {
+    (read(dir + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
+  }
+
+  /// Kills every process in `path` and the groups below it, and removes them all,
+  /// deepest first. For groups whose supervisor is gone.
+  public static func killAndRemoveTree(_ path: String) {
+    if let dir = opendir(path) {
+      var children: [String] = []
+      while let entry = readdir(dir) {
+        guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+          $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { children.append(path + "/" + name) }
+      }
+      closedir(dir)
+      for child in children { killAndRemoveTree(child) }
+    }
+    for _ in 0..<200 {
+      let members = pids(in: path)
+      if members.isEmpty { break }
+      for pid in members { kill(pid, SIGKILL) }
+      usleep(2000)
+    }
+    for _ in 0..<200 where rmdir(path) != 0 && errno == EBUSY { usleep(5000) }
+  }
 
   public static func write(_ text: String, to path: String, step: String) throws(BulkheadError) {
     let fd = open(path, O_WRONLY | O_CLOEXEC)

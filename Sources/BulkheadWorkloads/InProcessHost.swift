@@ -29,7 +29,8 @@ public enum InProcessHost {
       var threads: [pthread_t] = []
       for (index, invocation) in invocations.enumerated() {
         let job = Job(
-          invocation: invocation, context: WorkloadContext(level: "thread", index: index), reportFD: reportFD,
+          invocation: invocation, context: WorkloadContext(level: "thread", index: index, reportFD: reportFD),
+          reportFD: reportFD,
           result: codes + index)
         var thread = pthread_t()
         let box = Unmanaged.passRetained(job).toOpaque()
@@ -53,7 +54,8 @@ public enum InProcessHost {
       guard pipe(&done) == 0 else { return 125 }
       for (index, invocation) in invocations.enumerated() {
         let job = Job(
-          invocation: invocation, context: WorkloadContext(level: "task", index: index), reportFD: reportFD,
+          invocation: invocation, context: WorkloadContext(level: "task", index: index, reportFD: reportFD),
+          reportFD: reportFD,
           result: codes + index)
         let signal = done[1]
         Task.detached {

@@ -13,10 +13,15 @@ public struct WorkloadContext: Sendable {
   /// The descriptor its lines are written to (stdout).
   public var outputFD: Int32
 
-  public init(level: String, index: Int = 0, outputFD: Int32 = 1) {
+  /// In a thread/task host: the report pipe, where each line is repeated as
+  /// `line INDEX TEXT` so the supervisor knows which sibling printed it; else -1.
+  public var reportFD: Int32
+
+  public init(level: String, index: Int = 0, outputFD: Int32 = 1, reportFD: Int32 = -1) {
     self.level = level
     self.index = index
     self.outputFD = outputFD
+    self.reportFD = reportFD
   }
 
   /// Writes one line with a single write(2), so lines of sibling workloads do not interleave.
@@ -24,5 +29,10 @@ public struct WorkloadContext: Sendable {
     var bytes = Array(line.utf8)
     bytes.append(UInt8(ascii: "\n"))
     _ = bytes.withUnsafeBytes { write(outputFD, $0.baseAddress, $0.count) }
+    // Up to PIPE_BUF a pipe write is atomic: siblings' reports never interleave.
+    if reportFD >= 0 && bytes.count < 4000 {
+      let report = Array("line \(index) ".utf8) + bytes
+      _ = report.withUnsafeBytes { write(reportFD, $0.baseAddress, $0.count) }
+    }
   }
 }

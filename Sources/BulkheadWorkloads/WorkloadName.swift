@@ -18,12 +18,12 @@ public enum WorkloadName: String, Sendable, CaseIterable, Codable {
   case echo
   case inspect
   case trySyscall = "try-syscall"
-  case ipcPeer = "ipc-peer"
+  case canary
 
   /// Whether this is a fault the crash lab injects (as opposed to a helper).
   public var isFault: Bool {
     switch self {
-    case .heartbeat, .echo, .inspect, .trySyscall, .ipcPeer: false
+    case .heartbeat, .echo, .inspect, .trySyscall, .canary: false
     default: true
     }
   }
@@ -43,11 +43,12 @@ public enum WorkloadName: String, Sendable, CaseIterable, Codable {
     case .blockHang: "block in a system call forever"
     case .exit: "N: call exit(N) (at the thread and task levels this ends the host process)"
     case .orphan: "[SECONDS] daemonise a grandchild (fork, setsid, fork) that sleeps (600 s)"
-    case .heartbeat: "[INTERVAL_MS] [COUNT] print 'alive N' every interval (100 ms, forever)"
+    case .heartbeat:
+      "[INTERVAL_MS] [COUNT] print 'alive N' every interval (100 ms, forever); says so when it cannot open a file"
+    case .canary: "[INTERVAL_MS] fork a child and allocate 8 MiB every interval (50 ms), print how each went"
     case .echo: "copy stdin to stdout until EOF (an IPC peer)"
     case .inspect: "print what the workload sees, as one JSON object"
     case .trySyscall: "NAME|NUMBER [ARGS] attempt one system call and report the errno"
-    case .ipcPeer: "TRANSPORT STYLE CPU ENDPOINT... the responder of bench ipc (echoes until told to stop)"
     }
   }
 }

@@ -56,11 +56,13 @@ public enum Workloads {
       var beat = 0
       while count == 0 || beat < count {
         beat += 1
-        context.emit("alive \(beat)")
+        context.emit(aliveLine(beat))
         if count != 0 && beat == count { break }
         sleepMilliseconds(interval)
       }
       return 0
+    case .canary:
+      return canary(intervalMilliseconds: max(1, args.first.flatMap { Int($0) } ?? 50), context: context)
     case .echo:
       return echo(context: context)
     case .inspect:
@@ -70,8 +72,6 @@ public enum Workloads {
       let result = TrySyscall.attempt(args)
       context.emit(result.line)
       return result.allowed ? 0 : 1
-    case .ipcPeer:
-      return IPCPeer.run(args, context: context)
     }
   }
 
@@ -89,11 +89,39 @@ public enum Workloads {
     var beat = 0
     while count == 0 || beat < count {
       beat += 1
-      context.emit("alive \(beat)")
+      context.emit(aliveLine(beat))
       if count != 0 && beat == count { break }
       try? await Task.sleep(for: .milliseconds(interval))
     }
     return 0
+  }
+
+  /// "alive N", and whether the heartbeat could still open a file: siblings that
+  /// share a descriptor table (threads, tasks) lose that together.
+  static func aliveLine(_ beat: Int) -> String {
+    let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    if fd >= 0 {
+      close(fd)
+      return "alive \(beat)"
+    }
+    let err = errno
+    return "alive \(beat) (cannot open a file: \(String(cString: strerror(err))))"
+  }
+
+  /// The crash lab's canary: a bystander of the same user that keeps forking and
+  /// allocating, and says how each round went and how long it took.
+  static func canary(intervalMilliseconds: Int, context: WorkloadContext) -> Int32 {
+    var round = 0
+    while true {
+      round += 1
+      let start = MonotonicClock.nanoseconds()
+      var forkErr: Int32 = 0
+      let allocated = bhw_canary_round(8 << 20, &forkErr) == 1
+      let micros = (MonotonicClock.nanoseconds() - start) / 1000
+      let fork = forkErr == 0 ? "ok" : String(cString: strerror(forkErr))
+      context.emit("canary \(round) fork=\(fork) alloc=\(allocated ? "ok" : "failed") us=\(micros)")
+      sleepMilliseconds(intervalMilliseconds)
+    }
   }
 
   static func heartbeatArguments(_ args: [String]) -> (interval: Int, count: Int) {
@@ -112,6 +140,14 @@ public enum Workloads {
     while true {
       x &+= 1
       withUnsafeMutablePointer(to: &x) { _ = $0 }
+    }
+  }
+
+  enum MonotonicClock {
+    static func nanoseconds() -> UInt64 {
+      var ts = timespec()
+      clock_gettime(CLOCK_MONOTONIC, &ts)
+      return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
   }
 

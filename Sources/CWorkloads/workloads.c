@@ -101,6 +101,23 @@ void *bhw_alloc_touch(size_t size) {
   return (void *)p;
 }
 
+int bhw_canary_round(size_t bytes, int *fork_err) {
+  *fork_err = 0;
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  if (pid < 0) {
+    *fork_err = errno;
+  } else {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  void *p = bhw_alloc_touch(bytes);
+  if (!p) return 0;
+  free(p);
+  return 1;
+}
+
 long bhw_syscall6(long number, long a, long b, long c, long d, long e, long f) {
   long r = syscall(number, a, b, c, d, e, f);
   return r == -1 ? -errno : r;

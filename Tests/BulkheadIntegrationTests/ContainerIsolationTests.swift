@@ -103,9 +103,13 @@ struct ContainerIsolationTests {
     let marker = Harness.uniqueMarker()
     let result = try Harness.shell(
       """
-      "$BULKHEAD" run --json-status \(dir)/s.json -- sh -c 'sleep 1; : \(marker)' &
-      sleep 0.4
-      pid=$(for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sh -c sleep 1; : \(marker)'; then basename $p; fi; done | head -1)
+      "$BULKHEAD" run --json-status \(dir)/s.json -- sh -c 'sleep 3; : \(marker)' &
+      # Found by polling, not after a fixed delay: a loaded machine starts it later.
+      for _ in $(seq 50); do
+        pid=$(for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sh -c sleep 3; : \(marker)'; then basename $p; fi; done | head -1)
+        [ -n "$pid" ] && break
+        sleep 0.05
+      done
       for k in pid mnt net uts ipc cgroup; do echo "$k $(readlink /proc/$pid/ns/$k)"; done
       wait
       """)

@@ -24,6 +24,11 @@ long bhw_orphan(unsigned seconds);
 /// memory is really charged (an optimiser may drop a malloc+memset whose result is
 /// never read). Returns NULL when malloc fails.
 void *bhw_alloc_touch(size_t size);
+
+/* One round of the crash lab's canary: fork a child that exits at once (and reap
+ * it), then allocate and touch `bytes` and free them. *fork_err is 0 or the errno
+ * of fork; returns 1 when the allocation succeeded. */
+int bhw_canary_round(size_t bytes, int *fork_err);
 /// The raw syscall(2), for try-syscall: returns the result or -errno.
 long bhw_syscall6(long number, long a, long b, long c, long d, long e, long f);
 /// errno after a failed libc call.
