@@ -18,12 +18,13 @@ public enum WorkloadName: String, Sendable, CaseIterable, Codable {
   case echo
   case inspect
   case trySyscall = "try-syscall"
+  case ipcPeer = "ipc-peer"
   case canary
 
   /// Whether this is a fault the crash lab injects (as opposed to a helper).
   public var isFault: Bool {
     switch self {
-    case .heartbeat, .echo, .inspect, .trySyscall, .canary: false
+    case .heartbeat, .echo, .inspect, .trySyscall, .canary, .ipcPeer: false
     default: true
     }
   }
@@ -49,6 +50,7 @@ public enum WorkloadName: String, Sendable, CaseIterable, Codable {
     case .echo: "copy stdin to stdout until EOF (an IPC peer)"
     case .inspect: "print what the workload sees, as one JSON object"
     case .trySyscall: "NAME|NUMBER [ARGS] attempt one system call and report the errno"
+    case .ipcPeer: "TRANSPORT STYLE CPU ENDPOINT... the responder of bench ipc (echoes until told to stop)"
     }
   }
 }

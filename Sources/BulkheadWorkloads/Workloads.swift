@@ -72,6 +72,8 @@ public enum Workloads {
       let result = TrySyscall.attempt(args)
       context.emit(result.line)
       return result.allowed ? 0 : 1
+    case .ipcPeer:
+      return IPCPeer.run(args, context: context)
     }
   }
 
