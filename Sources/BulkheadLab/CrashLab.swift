@@ -481,9 +481,16 @@ public final class CrashLab {
   /// Ends what escaped into the box (recorded already), then counts what is left.
   static func cleanUp(box: CgroupGroup, baseline: Snapshot) -> Leftovers {
     for dir in box.directories.values { CgroupFiles.killAndRemoveTree(dir + "/escaped") }
-    // Children of killed processes may take a moment to be reaped by init.
-    for _ in 0..<100 {
-      if box.directories.values.allSatisfy({ Snapshot.tree(dir: $0).pids.isEmpty }) { break }
+    // Children of killed processes may take a moment to be reaped by init, and
+    // until then they hold pids of the box: the next cell must start from zero.
+    let pidsCurrent = (box.directories["pids"] ?? box.directories[""]).map { $0 + "/pids.current" }
+    for _ in 0..<400 {
+      let empty = box.directories.values.allSatisfy { Snapshot.tree(dir: $0).pids.isEmpty }
+      let counted =
+        pidsCurrent.flatMap { CgroupFiles.read($0) }.flatMap {
+          Int($0.trimmingPrefix(" ").split(separator: "\n").first ?? "")
+        } ?? 0
+      if empty && counted == 0 { break }
       usleep(5000)
     }
     return Snapshot.take().leftovers(since: baseline, box: box)
