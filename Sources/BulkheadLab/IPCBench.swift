@@ -139,6 +139,11 @@ public enum IPCBench {
         for style in transport.styles where config.styles?.contains(style) ?? true {
           if level == .task {
             cases.append(Case(level: level, transport: transport, style: style, placement: nil))
+          } else if transport == .unixAbstract && level == .container {
+            // Its answer is the same in every style and placement: asked once.
+            if !cases.contains(where: { $0.transport == transport && $0.level == level }) {
+              cases.append(Case(level: level, transport: transport, style: style, placement: placements[0]))
+            }
           } else {
             for placement in placements {
               cases.append(Case(level: level, transport: transport, style: style, placement: placement))

@@ -85,8 +85,8 @@ import Testing
     #expect(IPCBench.sizeLabel(1 << 20) == "1MiB")
     let cases = try IPCBench.plan(IPCBench.Config(placements: [.sameCore]))
     // task: 1; thread: spin, mutex-cond, pipe x3, eventfd x3 = 8; process: 3+3+3+1+1 = 11;
-    // container: 11 + unix-path x3 + unix-abstract x3 = 17.
-    #expect(cases.count == 1 + 8 + 11 + 17)
+    // container: 11 + unix-path x3 + unix-abstract once (it does not connect) = 15.
+    #expect(cases.count == 1 + 8 + 11 + 15)
     #expect(cases.filter { $0.level == .task }.allSatisfy { $0.placement == nil })
     #expect(cases.filter { $0.level != .task }.allSatisfy { $0.placement?.initiator == $0.placement?.responder })
     #expect(!cases.contains { $0.transport == .futex && $0.style != .blocking })
