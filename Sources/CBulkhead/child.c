@@ -27,6 +27,17 @@
 
 #define BH_PATH_MAX 4096
 
+// mount_setattr(2) (Linux 5.12): declared here, since <linux/mount.h> and glibc's
+// <sys/mount.h> cannot be included together.
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+struct bh_mount_attr {
+  unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+#define BH_MOUNT_ATTR_RDONLY 0x1ULL
+#define BH_AT_RECURSIVE 0x8000
+
 __attribute__((noreturn)) static void bh_fail(const bh_child_config *c, int step, long err,
                                               int index) {
   bh_child_error e = {.step = step, .err = (int32_t)(err < 0 ? -err : err), .index = index};
@@ -171,9 +182,17 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
         // Resolve again: the old descriptor names the directory under the new mount.
         long fd2 = bh_resolve(rootfd, op->target, 0);
         if (fd2 < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd2, index);
-        bh_fd_path(fdpath, (int)fd2);
-        unsigned long locked = bh_locked_flags(fdpath);
-        r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
+        // Read-only all the way down: a bind is recursive (MS_REC), and a remount
+        // would make only its top read-only, leaving the host's submounts under it
+        // writable. mount_setattr(AT_RECURSIVE) reaches them all; before 5.12,
+        // the remount of the top is what there is.
+        struct bh_mount_attr attr = {BH_MOUNT_ATTR_RDONLY, 0, 0, 0};
+        r = bh_raw5(__NR_mount_setattr, fd2, "", AT_EMPTY_PATH | BH_AT_RECURSIVE, &attr, sizeof attr);
+        if (r == -ENOSYS) {
+          bh_fd_path(fdpath, (int)fd2);
+          unsigned long locked = bh_locked_flags(fdpath);
+          r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
+        }
         bh_raw1(__NR_close, fd2);
         if (r < 0) bh_fail(c, BH_STEP_REMOUNT, r, index);
       }

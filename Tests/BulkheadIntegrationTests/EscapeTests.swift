@@ -104,6 +104,25 @@ struct EscapeTests {
     #expect(r.lines.last == "ro", "\(r.stdout)")
   }
 
+  // A read-only bind is read-only all the way down: a host mount below the bound
+  // directory must not stay writable inside (a bind is recursive; a plain remount
+  // would make only its top read-only).
+  @Test func aReadOnlyBindIsReadOnlyAllTheWayDown() throws {
+    let dir = NSTemporaryDirectory() + "bulkhead-robind-\(Harness.uniqueMarker())"
+    try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+    let mounted = try Harness.shell("mount -t tmpfs -o size=1m none \(dir)/sub")
+    defer {
+      _ = try? Harness.shell("umount \(dir)/sub")
+      try? FileManager.default.removeItem(atPath: dir)
+    }
+    #expect(mounted.status == 0, "\(mounted.stderr)")
+    let r = try inside(
+      "touch /tmp/in/top 2>/dev/null && echo top-writable; touch /tmp/in/sub/x 2>/dev/null && echo sub-writable; echo done",
+      ["--bind", "\(dir):/tmp/in:ro"])
+    #expect(r.lines == ["done"], "\(r.stdout) \(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/sub/x"))
+  }
+
   @Test func mountAndUmountAreDenied() throws {
     let r = try inside(
       "mount -t tmpfs none /tmp/x 2>/dev/null || echo mount-denied; umount /proc 2>/dev/null || echo umount-denied")
