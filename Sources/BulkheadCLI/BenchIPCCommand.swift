@@ -2,6 +2,7 @@ import ArgumentParser
 import BulkheadLab
 import BulkheadReports
 import BulkheadSpec
+import BulkheadSystem
 import BulkheadWorkloads
 
 /// `bulkhead bench ipc`: round-trip latency and streaming throughput between two
@@ -60,8 +61,10 @@ public struct BenchIPCCommand: ParsableCommand {
   public init() {}
 
   public func run() throws {
+    // Usage errors first, before the machine line and any measurement.
+    let config = try makeConfig(levels: try options.chosenLevels().map(\.rawValue))
+    _ = try IPCBench.plan(config)
     let bench = try BenchRun(options: options)
-    let config = try makeConfig(levels: bench.levels.map(\.rawValue))
     let results = try bench.ipc(config)
     try bench.finishIPC(results)
   }
@@ -131,6 +134,15 @@ extension BenchRun {
   /// every row, and the warnings.
   func finishIPC(_ results: [BenchResult]) throws(BulkheadError) {
     var warnings = BenchCharts.noiseWarnings(results)
+    // A busy poller preempted by another program waits whole time slices, evenly:
+    // a spread check does not see that, the load average does.
+    if let load = CgroupFiles.read("/proc/loadavg")?.split(separator: " ").first, let value = Double(load),
+      value > Double(machine.cpus) / 2
+    {
+      warnings.append(
+        "load average \(load) on \(machine.cpus) CPUs when the bench ended: other work shared the machine (busy polling suffers most)"
+      )
+    }
     for r in results where r.unavailable != nil {
       warnings.append("not measured: \(r.kind) \(r.level) '\(r.name)': \(r.unavailable!)")
     }
@@ -143,6 +155,13 @@ extension BenchRun {
     print(machine.line)
     print("")
     print(IPCTable.render(results))
+    if let target = IPCBench.ringTarget(results) {
+      print("")
+      print(
+        "target: host-container shm-ring streaming >= \(IPCTable.throughput(IPCBench.ringTargetBytesPerSecond)): "
+          + "\(IPCTable.throughput(target.result.distribution!.p50)) (p50, \(target.result.placement ?? "")): "
+          + (target.met ? "met" : "missed"))
+    }
     if !warnings.isEmpty {
       print("")
       for warning in warnings { print("warning: \(warning)") }

@@ -220,6 +220,21 @@ public enum IPCBench {
     return results
   }
 
+  /// The target of the shared-memory ring: host <-> container streaming at 5 GB/s
+  /// or more (its median, on the placement where it was fastest).
+  public static let ringTargetBytesPerSecond: UInt64 = 5_000_000_000
+
+  /// The host-container shm-ring stream result the target is judged on, and whether
+  /// it is met; nil when it was not measured.
+  public static func ringTarget(_ results: [BenchResult]) -> (result: BenchResult, met: Bool)? {
+    let candidates = results.filter {
+      $0.kind == "ipc" && $0.level == Level.container.reportName && $0.metric == "throughput"
+        && $0.name.hasPrefix(IPCTransport.shmRing.rawValue + " ") && $0.distribution != nil
+    }
+    guard let best = candidates.max(by: { $0.distribution!.p50 < $1.distribution!.p50 }) else { return nil }
+    return (best, best.distribution!.p50 >= ringTargetBytesPerSecond)
+  }
+
   /// "1B", "4KiB", "64KiB", "1MiB": sizes as result names spell them.
   public static func sizeLabel(_ bytes: Int) -> String {
     if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20)MiB" }

@@ -36,6 +36,11 @@ enum UnitPeers {
     var mounts: [MountSpec] = []
     var listening: Int32 = -1
     var makeChannel: () -> OpaquePointer? = { nil }
+    // The socket's path and directory: removed as soon as the peer is connected
+    // (the connection outlives its name), so that an interrupted run leaves them
+    // behind only during the start.
+    var removeSocket: () -> Void = {}
+    defer { removeSocket() }
 
     switch c.transport {
     case .pipe:
@@ -71,8 +76,10 @@ enum UnitPeers {
         guard let made = mkdtemp(&template) else { throw IPCFailure(step: "mkdtemp", errno: errno) }
         let dir = String(cString: made)
         path = dir + "/socket"
-        cleanup.append { rmdir(dir) }
-        cleanup.append { unlink(path) }
+        removeSocket = {
+          unlink(path)
+          rmdir(dir)
+        }
         if c.level == .container {
           mounts = [.bind(source: dir, target: socketDirectoryInside, readOnly: false)]
           endpoint = [socketDirectoryInside + "/socket"]
@@ -148,6 +155,8 @@ enum UnitPeers {
     var connected: Int32 = -1
     if listening >= 0 {
       connected = bhb_unix_accept(listening, workload.pidfd, 5000)
+      removeSocket()
+      removeSocket = {}
       if connected >= 0 {
         closing(connected)
         let fd = connected

@@ -74,8 +74,10 @@ import Testing
     }
   }
 
-  static func p50(_ results: [BenchResult], _ name: String) -> UInt64? {
-    results.first { $0.name == name }?.distribution?.p50
+  /// The fastest sample: what the mechanism allows, least touched by other load
+  /// (a preempted busy poller waits a time slice; its fastest round trip does not).
+  static func fastest(_ results: [BenchResult], _ name: String) -> UInt64? {
+    results.first { $0.name == name }?.distribution?.min
   }
 
   @Test func namesSizesAndPlansTheCases() throws {
@@ -118,14 +120,15 @@ import Testing
   @Test func threadsExchangeThroughEveryTransport() throws {
     let results = try IPCBench.run(Self.quick([.thread]))
     Self.checkSane(results, cases: 8)
-    // Copying 64 KiB each way costs more than copying 1 byte, where nothing but the
-    // copy and the cache lines moves (spinning on a ring).
-    let small = try #require(Self.p50(results, "spin busy-poll rtt 1B"))
-    let large = try #require(Self.p50(results, "spin busy-poll rtt 64KiB"))
-    #expect(large > small)
+    // On two cores (on one, a spinning peer waits for a time slice whatever the
+    // size): copying 64 KiB each way costs more than copying 1 byte where nothing
+    // but the copy and the cache lines moves (spinning on a ring), and spinning
+    // answers faster than two system calls and a wake-up.
     if Self.twoCPUs {
-      // Spinning on another core answers faster than two system calls and a wake-up.
-      let pipe = try #require(Self.p50(results, "pipe blocking rtt 1B"))
+      let small = try #require(Self.fastest(results, "spin busy-poll rtt 1B"))
+      let large = try #require(Self.fastest(results, "spin busy-poll rtt 64KiB"))
+      #expect(large > small)
+      let pipe = try #require(Self.fastest(results, "pipe blocking rtt 1B"))
       #expect(small < pipe)
     }
   }
@@ -136,9 +139,11 @@ import Testing
     // pipe, socketpair, eventfd in two styles; futex blocking; shm-ring busy-poll.
     Self.checkSane(results, cases: 8)
     #expect(results.allSatisfy { $0.level == "process" && $0.placement != nil })
-    let small = try #require(Self.p50(results, "shm-ring busy-poll rtt 1B"))
-    let large = try #require(Self.p50(results, "shm-ring busy-poll rtt 64KiB"))
-    #expect(large > small)
+    if Self.twoCPUs {
+      let small = try #require(Self.fastest(results, "shm-ring busy-poll rtt 1B"))
+      let large = try #require(Self.fastest(results, "shm-ring busy-poll rtt 64KiB"))
+      #expect(large > small)
+    }
   }
 
   @Test(
@@ -151,6 +156,8 @@ import Testing
     let results = try IPCBench.run(Self.quick([.container], transports: transports, styles: [.blocking, .busyPoll]))
     Self.checkSane(results, cases: 2 + 2 + 2 + 2 + 1 + 1)
     #expect(results.allSatisfy { $0.level == "host-container" })
+    // The ring's target is judged on one of its stream results (not asserted: speed).
+    #expect(IPCBench.ringTarget(results)?.result.name == "shm-ring busy-poll stream")
     // The abstract socket is an answer, not a number.
     let abstract = try IPCBench.run(Self.quick([.container], transports: [.unixAbstract], styles: [.blocking]))
     #expect(abstract.count == 1)
