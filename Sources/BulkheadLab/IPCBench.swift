@@ -186,10 +186,14 @@ public enum IPCBench {
         code: .setupFailed, step: "bulkhead-probe", reason: "the probe was not found",
         hint: "run Scripts/build and Scripts/rootfs, or set BULKHEAD_PROBE")
     }
+    // The initiator pins the calling thread; its CPU set is restored after every
+    // case, so that threads it creates meanwhile (the cooperative pool's) are not
+    // confined, and the caller gets its thread back as it was.
     let saved = allowedCPUs()
-    defer { _ = saved.withUnsafeBufferPointer { bhb_pin_to_cpus($0.baseAddress, Int32($0.count)) } }
+    func restore() { _ = saved.withUnsafeBufferPointer { bhb_pin_to_cpus($0.baseAddress, Int32($0.count)) } }
     var results: [BenchResult] = []
     for (index, c) in cases.enumerated() {
+      defer { restore() }
       progress(
         "ipc [\(index + 1)/\(cases.count)] \(c.level.reportName) \(c.transport.rawValue) \(c.style.rawValue)"
           + (c.placement.map { ", \($0.label)" } ?? ""))

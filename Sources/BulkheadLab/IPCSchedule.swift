@@ -94,10 +94,13 @@ struct IPCSchedule {
   }
 }
 
-/// A system call of the exchange failed (the peer died: EPIPE or ECANCELED).
+/// A system call of the exchange failed (the peer died: EPIPE or ECANCELED), or,
+/// with errno 0, the peer said what went wrong.
 struct IPCFailure: Error, CustomStringConvertible {
   var step: String
   var errno: Int32
 
-  var description: String { "\(step): \(BulkheadError.describe(errno: errno)) (errno \(errno))" }
+  var description: String {
+    errno == 0 ? step : "\(step): \(BulkheadError.describe(errno: errno)) (errno \(errno))"
+  }
 }

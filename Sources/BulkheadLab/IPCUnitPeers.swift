@@ -197,14 +197,21 @@ enum UnitPeers {
         throw IPCUnavailable(
           reason: "an abstract Unix socket does not cross a network namespace (\(why.replacingPrefix("ipc-peer: ")))")
       }
-      throw IPCFailure(step: "connect (\(why))", errno: ECONNREFUSED)
+      throw IPCFailure(step: "the peer could not connect: \(why)", errno: 0)
+    }
+    if outcome.exitStatus == 2 {
+      // A probe older than ipc-peer says "unknown workload" on its stderr.
+      throw IPCFailure(
+        step:
+          "ipc-peer refused its arguments, or this bulkhead-probe does not have it (exit 2\(said.map { ": " + $0 } ?? ""); rebuild with Scripts/build and Scripts/rootfs)",
+        errno: 0)
     }
     if let failure {
-      if let said { throw IPCFailure(step: "\(failure) (peer: \(said))", errno: EPIPE) }
+      if let said { throw IPCFailure(step: "\(failure) (peer: \(said))", errno: 0) }
       throw failure
     }
     guard outcome.exitStatus == 0 else {
-      throw IPCFailure(step: "peer exited with status \(outcome.exitStatus)\(said.map { ": " + $0 } ?? "")", errno: EIO)
+      throw IPCFailure(step: "peer exited with status \(outcome.exitStatus)\(said.map { ": " + $0 } ?? "")", errno: 0)
     }
     return results
   }
