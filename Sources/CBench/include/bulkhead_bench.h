@@ -114,5 +114,18 @@ int bhb_eventfd(void);
 int bhb_socketpair(int sv[2]);
 int bhb_pipe(int fds[2]);
 
+/* ---- Spawn (spawn.c) ---------------------------------------------------- */
+
+/* Spawn loops (spawn.c): each fills `samples` with `count` durations in ns, from
+ * the call to the end of what it started (pthread_join, waitpid of a child that
+ * must exit 0); returns 0 or -errno. */
+int bhb_spawn_threads(uint64_t *samples, size_t count);
+int bhb_spawn_posix(const char *path, char *const argv[], char *const envp[], uint64_t *samples, size_t count);
+int bhb_spawn_fork_exec(const char *path, char *const argv[], char *const envp[], uint64_t *samples, size_t count);
+
+/* `bytes` of private anonymous memory, every page written (resident, its own page-
+ * table entry): the large supervisor heap; NULL on failure. */
+void *bhb_resident_heap(size_t bytes);
+void bhb_release_heap(void *heap, size_t bytes);
 
 #endif
