@@ -23,7 +23,7 @@ public struct BulkheadCommand: ParsableCommand {
         bulkhead workloads
       """,
     version: "0.1.0",
-    subcommands: [RunCommand.self, InspectCommand.self, CrashCommand.self, WorkloadsCommand.self])
+    subcommands: [RunCommand.self, InspectCommand.self, CrashCommand.self, BenchCommand.self, WorkloadsCommand.self])
 
   public init() {}
 }
