@@ -19,15 +19,16 @@ public struct BenchIPCCommand: ParsableCommand {
       not cross a network namespace and is reported as unavailable). The responder of a process \
       or container is a real unit: the ipc-peer workload. Styles: blocking calls, non-blocking \
       with epoll, busy polling; a futex or condition variable only blocks, spinning only polls. \
-      Both peers are pinned: same core, or different cores, printed with every row. Each \
-      measurement is bounded in time (busy polling on one core costs a time slice per round \
-      trip), after a warm-up. The JSON is described in docs/json-bench.md.
+      Both peers are pinned: same core, or different cores, printed with every row (tasks \
+      also run once where the cooperative pool puts them, then on executor threads pinned to \
+      the CPUs). Each measurement is bounded in time (busy polling on one core costs a time \
+      slice per round trip), after a warm-up. The JSON is described in docs/json-bench.md.
 
       Examples:
-        bulkhead bench ipc                                            # everything (about 30 s)
-        bulkhead bench ipc --levels process --transport pipe --style blocking --sizes 4
-        bulkhead bench ipc --levels container --transport shm-ring --placement different-cores
-        bulkhead bench ipc --levels thread,process --json > ipc.json
+        bulkhead bench ipc                         # everything, about 30 s
+        bulkhead bench ipc --levels process --transport pipe --sizes 4
+        bulkhead bench ipc --levels container --transport shm-ring
+        bulkhead bench ipc --levels thread --json > ipc.json
       """)
 
   @OptionGroup public var options: BenchReportOptions

@@ -7,8 +7,10 @@ import Dispatch
 /// what is timed is Swift concurrency itself — a continuation resumed, a task
 /// scheduled on the cooperative pool. A message is a fresh buffer copied from the
 /// sender's (its "write"), and the receiver copies it into its own (its "read"),
-/// so that the bytes are moved twice, as through a pipe. Tasks are not pinned: the
-/// cooperative pool places them, and the result says so.
+/// so that the bytes are moved twice, as through a pipe. Without a placement the
+/// cooperative pool places the two tasks; with one, each task prefers a
+/// `PinnedExecutor`: one executor thread for both on the same core, one on each
+/// CPU for different cores.
 enum AsyncChannelBench {
   enum Message: Sendable {
     case echo([UInt8])
@@ -17,25 +19,46 @@ enum AsyncChannelBench {
     case end
   }
 
-  static let placement = "not pinned (the cooperative pool places tasks)"
+  static let poolPlacement = "not pinned (the cooperative pool places tasks)"
 
-  static func measure(_ config: IPCBench.Config) throws -> [BenchResult] {
+  static func label(_ placement: IPCBench.Placement) -> String {
+    placement.initiator == placement.responder
+      ? "\(placement.label): one executor thread" : "\(placement.label): an executor thread on each"
+  }
+
+  static func measure(_ config: IPCBench.Config, placement: IPCBench.Placement?) throws -> [BenchResult] {
     final class Box: @unchecked Sendable { var results: [BenchResult] = [] }
     let box = Box()
     let done = DispatchSemaphore(value: 0)
-    Task.detached {
-      box.results = await run(config)
+    guard let placement else {
+      Task.detached {
+        box.results = await run(config, responderExecutor: nil, placement: poolPlacement)
+        done.signal()
+      }
+      done.wait()
+      return box.results
+    }
+    let initiator = try PinnedExecutor(cpu: placement.initiator)
+    defer { initiator.stop() }
+    var responder = initiator
+    if placement.responder != placement.initiator { responder = try PinnedExecutor(cpu: placement.responder) }
+    defer { if responder !== initiator { responder.stop() } }
+    let executor = responder
+    Task(executorPreference: initiator) {
+      box.results = await run(config, responderExecutor: executor, placement: label(placement))
       done.signal()
     }
     done.wait()
     return box.results
   }
 
-  static func run(_ config: IPCBench.Config) async -> [BenchResult] {
+  static func run(_ config: IPCBench.Config, responderExecutor: PinnedExecutor?, placement: String) async
+    -> [BenchResult]
+  {
     let (requests, send) = AsyncStream.makeStream(of: Message.self)
     let (replies, reply) = AsyncStream.makeStream(of: Message.self)
     let largest = max(config.sizes.max() ?? 1, config.streamChunk)
-    let responder = Task {
+    let responder = Task(executorPreference: responderExecutor) {
       var own = [UInt8](repeating: 0, count: largest)
       for await message in requests {
         switch message {

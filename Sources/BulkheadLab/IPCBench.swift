@@ -99,7 +99,7 @@ public enum IPCBench {
     public var level: Level
     public var transport: IPCTransport
     public var style: IPCStyle
-    /// nil at the task level (the cooperative pool places tasks).
+    /// nil: not pinned (the task level's cooperative pool places the tasks).
     public var placement: Placement?
   }
 
@@ -138,7 +138,12 @@ public enum IPCBench {
       for transport in level.transports where config.transports?.contains(transport) ?? true {
         for style in transport.styles where config.styles?.contains(style) ?? true {
           if level == .task {
+            // The cooperative pool's own choice, then each placement through
+            // executors pinned to the CPUs.
             cases.append(Case(level: level, transport: transport, style: style, placement: nil))
+            for placement in placements {
+              cases.append(Case(level: level, transport: transport, style: style, placement: placement))
+            }
           } else if transport == .unixAbstract && level == .container {
             // Its answer is the same in every style and placement: asked once.
             if !cases.contains(where: { $0.transport == transport && $0.level == level }) {
@@ -199,7 +204,7 @@ public enum IPCBench {
           + (c.placement.map { ", \($0.label)" } ?? ""))
       do {
         switch c.level {
-        case .task: results += try AsyncChannelBench.measure(config)
+        case .task: results += try AsyncChannelBench.measure(config, placement: c.placement)
         case .thread: results += try ThreadPeers.measure(c, config)
         case .process, .container: results += try UnitPeers.measure(c, config)
         }

@@ -86,11 +86,12 @@ import Testing
     #expect(IPCBench.sizeLabel(65536) == "64KiB")
     #expect(IPCBench.sizeLabel(1 << 20) == "1MiB")
     let cases = try IPCBench.plan(IPCBench.Config(placements: [.sameCore]))
-    // task: 1; thread: spin, mutex-cond, pipe x3, eventfd x3 = 8; process: 3+3+3+1+1 = 11;
-    // container: 11 + unix-path x3 + unix-abstract once (it does not connect) = 15.
-    #expect(cases.count == 1 + 8 + 11 + 15)
-    #expect(cases.filter { $0.level == .task }.allSatisfy { $0.placement == nil })
-    #expect(cases.filter { $0.level != .task }.allSatisfy { $0.placement?.initiator == $0.placement?.responder })
+    // task: the pool's choice and the placement = 2; thread: spin, mutex-cond, pipe x3,
+    // eventfd x3 = 8; process: 3+3+3+1+1 = 11; container: 11 + unix-path x3 +
+    // unix-abstract once (it does not connect) = 15.
+    #expect(cases.count == 2 + 8 + 11 + 15)
+    #expect(cases.filter { $0.level == .task }.map { $0.placement == nil } == [true, false])
+    #expect(cases.filter { $0.placement != nil }.allSatisfy { $0.placement?.initiator == $0.placement?.responder })
     #expect(!cases.contains { $0.transport == .futex && $0.style != .blocking })
     #expect(!cases.contains { $0.transport == .shmRing && $0.style != .busyPoll })
     // A transport no requested level has is a usage error, not an empty report.
@@ -113,8 +114,11 @@ import Testing
 
   @Test func tasksExchangeThroughAnAsyncChannel() throws {
     let results = try IPCBench.run(Self.quick([.task]))
-    Self.checkSane(results, cases: 1)
-    #expect(results.allSatisfy { $0.level == "task" && $0.placement?.hasPrefix("not pinned") == true })
+    // The pool's placement, and executors pinned to the chosen CPUs.
+    Self.checkSane(results, cases: 2)
+    #expect(results.allSatisfy { $0.level == "task" })
+    #expect(results.filter { $0.placement?.hasPrefix("not pinned") == true }.count == 3)
+    #expect(results.filter { $0.placement?.contains("executor thread") == true }.count == 3)
   }
 
   @Test func threadsExchangeThroughEveryTransport() throws {
