@@ -19,11 +19,11 @@ public struct InspectCommand: ParsableCommand {
       'bulkhead run', and marks each property isolated, shared or reduced.
 
       Examples:
-        bulkhead inspect                          # the default container, beside the host
+        bulkhead inspect                   # the default container, beside the host
         bulkhead inspect --level process
         bulkhead inspect --userns --cap-drop all
-        bulkhead inspect --all-levels             # the isolation scorecard
-        bulkhead inspect --pid 1234               # a running process, read through /proc
+        bulkhead inspect --all-levels      # the isolation scorecard
+        bulkhead inspect --pid $$          # this shell, read through /proc
         bulkhead inspect --json
       """)
 

@@ -20,8 +20,8 @@ public struct RunCommand: ParsableCommand {
 
       Examples:
         bulkhead run -- /bin/sh -c 'echo $$; hostname; ip link'
-        bulkhead run --share net --hostname lab -- wget -qO- http://127.0.0.1:8080/
-        bulkhead run --bind /srv/data:/data:ro --cwd /data -- ls -l
+        bulkhead run --share net --hostname lab -- sh -c 'hostname; ip link'
+        bulkhead run --bind "$PWD":/tmp/work:ro --cwd /tmp/work -- ls -l
         bulkhead run --level process --timeout 2s -- sleep 10
         bulkhead run --json-status status.json -- /bin/true
         bulkhead run --level thread --workload segv --workload 'heartbeat 100'

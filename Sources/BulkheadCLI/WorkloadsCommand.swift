@@ -8,6 +8,7 @@ public struct WorkloadsCommand: ParsableCommand {
     abstract: "List the built-in workloads that --workload runs at every level.",
     discussion: """
       Examples:
+        bulkhead workloads
         bulkhead run --level thread --workload segv --workload 'heartbeat 100'
         bulkhead run --workload inspect
         bulkhead run --level process --timeout 1s --workload 'fork-bomb 50'
