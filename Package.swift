@@ -78,6 +78,6 @@ let package = Package(
       dependencies: ["BulkheadCLI", "BulkheadSpec", "BulkheadCore", "CBulkhead"]),
     .testTarget(
       name: "BulkheadIntegrationTests",
-      dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "CBulkhead"]),
+      dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadReports", "CBulkhead"]),
   ]
 )
