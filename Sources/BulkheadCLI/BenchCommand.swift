@@ -98,7 +98,7 @@ public struct BenchSpawnCommand: ParsableCommand {
 
   public func run() throws {
     let bench = try BenchRun(options: options)
-    let results = try bench.spawn(iterations: try options.iterations(default: 100, maximum: 100_000))
+    let results = try bench.spawn(iterations: try options.iterations(default: 80, maximum: 100_000))
     try bench.finish(results)
   }
 }
@@ -146,7 +146,7 @@ public struct BenchAllCommand: ParsableCommand {
 
   public func run() throws {
     let bench = try BenchRun(options: options)
-    var results = try bench.spawn(iterations: try options.iterations(default: 100, maximum: 100_000))
+    var results = try bench.spawn(iterations: try options.iterations(default: 80, maximum: 100_000))
     let ipcLevels = bench.levels.compactMap { IPCBench.Level(rawValue: $0.rawValue) }
     if !ipcLevels.isEmpty { results += try bench.ipc(IPCBench.Config(levels: ipcLevels)) }
     results += try bench.memory(rounds: 10, units: 16)

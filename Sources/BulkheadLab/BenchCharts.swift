@@ -113,8 +113,10 @@ public enum BenchCharts {
   }
 
   /// The large-supervisor verdict: how much more a container spawn costs from a
-  /// supervisor with the heap resident, against the 0.1 ms target.
-  public static func heapVerdict(_ results: [BenchResult]) -> String? {
+  /// supervisor with the heap resident, against the 0.1 ms target. The verdict is
+  /// "met" or "missed" only when every round falls on the same side of the target;
+  /// a machine whose noise is larger than the target cannot say, and the line says so.
+  public static func heapVerdict(_ results: [BenchResult], targetNanoseconds: Int64 = 100_000) -> String? {
     guard
       let big = results.first(where: {
         $0.kind == "spawn" && $0.level == "container" && $0.name.hasSuffix(" supervisor")
@@ -126,14 +128,22 @@ public enum BenchCharts {
       $0.kind == "spawn" && $0.name.hasPrefix("fork+exec, ") && !$0.name.hasSuffix("small supervisor")
     }
     let forkDelta = fork.flatMap { SpawnBench.marginal(of: $0, in: results) }
-    let delta = Double(m.nanoseconds)
-    let verdict = delta <= 100_000 ? "met" : "missed"
-    var line =
-      "large supervisor: a container spawn from a supervisor with \(big.name.dropLast(" supervisor".count)) resident costs \(delta >= 0 ? "+" : "-")\(SVGUnit.nanoseconds.format(abs(delta))) at p50 (target at most +0.1 ms: \(verdict))"
-    if let forkDelta {
-      line +=
-        "; fork+exec: \(forkDelta.nanoseconds >= 0 ? "+" : "-")\(SVGUnit.nanoseconds.format(Double(abs(forkDelta.nanoseconds))))"
+    func signed(_ ns: Int64) -> String { (ns >= 0 ? "+" : "-") + SVGUnit.nanoseconds.format(Double(abs(ns))) }
+    let rounds = SpawnBench.roundDeltas(of: big)
+    let verdict: String
+    if !rounds.isEmpty && rounds.allSatisfy({ $0 <= targetNanoseconds }) {
+      verdict = "met in every round"
+    } else if !rounds.isEmpty && rounds.allSatisfy({ $0 > targetNanoseconds }) {
+      verdict = "missed in every round"
+    } else if rounds.isEmpty {
+      verdict = m.nanoseconds <= targetNanoseconds ? "met" : "missed"
+    } else {
+      verdict = "inconclusive: the rounds fall on both sides, the machine's noise is larger than the target"
     }
+    var line =
+      "large supervisor: a container spawn from a supervisor with \(big.name.dropLast(" supervisor".count)) resident costs \(signed(m.nanoseconds)) at p50 (target at most \(signed(targetNanoseconds)): \(verdict))"
+    if !rounds.isEmpty { line += "; per round: " + rounds.map(signed).joined(separator: ", ") }
+    if let forkDelta { line += "; fork+exec: \(signed(forkDelta.nanoseconds)) (copies the page tables)" }
     return line
   }
 }

@@ -286,7 +286,9 @@ public enum MemoryBench {
     let launcher = Launcher(
       probePath: plan.probePath, hostExecutable: plan.hostExecutable, stdoutFD: output.write.rawValue)
     let processes = plan.inHost ? 1 : units
-    let before = measure?.usage() ?? 0
+    // What the previous round's units held is freed partly after their reap (RCU,
+    // a network namespace's teardown in a workqueue): start from a still cgroup.
+    let before = measure?.settledUsage() ?? 0
     let rssBefore = residentBytes()
     var round = Round()
     var error: String? = nil
@@ -420,6 +422,20 @@ final class MeasuringGroup: @unchecked Sendable {
 
   func usage() -> UInt64 {
     MemoryBench.charged(directory: directory, version: .v1)
+  }
+
+  /// The usage once it has stopped falling: three readings 30 ms apart within
+  /// 8 KiB of each other, or after two seconds.
+  func settledUsage() -> UInt64 {
+    var readings = [usage()]
+    let deadline = bhb_now_ns() + 2_000_000_000
+    while bhb_now_ns() < deadline {
+      usleep(30_000)
+      readings.append(usage())
+      let last = readings.suffix(3)
+      if last.count == 3, let low = last.min(), let high = last.max(), high - low <= 8192 { break }
+    }
+    return readings.last!
   }
 
   /// Removes the directory (its charges go to the parent), waiting for the last

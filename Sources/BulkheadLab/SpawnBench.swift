@@ -33,7 +33,7 @@ public enum SpawnBench {
     public var heapRounds: Int
 
     public init(
-      levels: [IsolationLevel] = IsolationLevel.allCases, iterations: Int = 100, warmup: Int = 5,
+      levels: [IsolationLevel] = IsolationLevel.allCases, iterations: Int = 80, warmup: Int = 5,
       rootfs: String? = nil, heapBytes: Int = 1 << 30, heapRounds: Int = 6
     ) {
       self.levels = levels
@@ -265,7 +265,9 @@ public enum SpawnBench {
     case "clone3+exec (bulkhead)":
       [
         "Launcher.start to Supervisor.wait, as bulkhead run: plan, clone3 (CLONE_VM), exec, reap"
-          + (isRoot ? ", and the tracking cgroup a process gets as root" : "")
+          + (isRoot
+            ? ", and the tracking cgroup a process gets as root (joined warm: other units joined cgroups just before; see '+cgroup joined')"
+            : "")
       ]
     case "rootfs, mnt namespace":
       [
@@ -274,7 +276,11 @@ public enum SpawnBench {
     case "+pid namespace": ["a cgroup with a pids limit in place of the tracking cgroup a pid namespace makes needless"]
     case "mnt+pid, no cgroup": ["the same without a cgroup: its difference from '+pid namespace' is a cgroup's cost"]
     case "+user namespace": ["root inside maps to an unprivileged range; the parent writes the id maps"]
-    case "+cgroup joined": ["a cgroup of its own (pids.max): created, joined before release, removed after the reap"]
+    case "+cgroup joined":
+      [
+        "a cgroup of its own (pids.max): created, joined before release, removed after the reap",
+        "joined cold, as by a lone bulkhead run: no unit joined a cgroup in the ~30 ms before. On cgroup v1 the first write to cgroup.procs after a quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem); the rungs above that carry a cgroup follow each other and join warm",
+      ]
     case "+capabilities dropped": ["Docker's 14 capabilities: bulkhead run's default container"]
     default: []
     }
@@ -366,10 +372,14 @@ public enum SpawnBench {
         }
       }
     }
+    // Per round, the difference of the container's medians: how far apart two
+    // measurements of the same thing land on this machine now.
+    var roundDeltas: [Int64] = []
     for round in 0..<rounds {
       // Alternate the order too (small first, then large first): a drift of the
       // machine over a round then favours neither side.
       let smallFirst = round % 2 == 0
+      let counts = (small: small.first?.count ?? 0, big: big.first?.count ?? 0)
       progress(
         "spawn: supervisor heap round \(round + 1)/\(rounds): "
           + (smallFirst ? "small, then \(heapName) resident" : "\(heapName) resident, then small"))
@@ -382,6 +392,11 @@ public enum SpawnBench {
       block(&big)
       bhb_release_heap(heap, config.heapBytes)
       if !smallFirst { block(&small) }
+      if case .launch = variants[0], let a = median(small[0].dropFirst(counts.small)),
+        let b = median(big[0].dropFirst(counts.big))
+      {
+        roundDeltas.append(Int64(b) - Int64(a))
+      }
     }
     var results: [BenchResult] = []
     for (i, variant) in variants.enumerated() {
@@ -393,13 +408,34 @@ public enum SpawnBench {
           name: variant.name == "fork+exec" ? "fork+exec, small supervisor" : variant.name,
           metric: "latency", distribution: failures[i] == nil ? Distribution(samples: small[i]) : nil,
           unavailable: failures[i], notes: [note]))
+      var bigNotes = [note]
+      if i == 0, case .launch = variant, !roundDeltas.isEmpty {
+        bigNotes.append(roundDeltasPrefix + roundDeltas.map { ($0 >= 0 ? "+" : "") + "\($0)" }.joined(separator: ", "))
+      }
       results.append(
         BenchResult(
           kind: "spawn", level: variant.level.rawValue, name: bigName(variant.name, heapName), metric: "latency",
           distribution: failures[i] == nil ? Distribution(samples: big[i]) : nil, unavailable: failures[i],
-          notes: [note]))
+          notes: bigNotes))
     }
     return results
+  }
+
+  /// The note that carries the per-round differences of the large-supervisor
+  /// comparison, in ns after this prefix, comma-separated.
+  public static let roundDeltasPrefix = "per round, median with the heap minus median without (ns): "
+
+  /// The per-round differences of a large-supervisor result, if it has them.
+  public static func roundDeltas(of result: BenchResult) -> [Int64] {
+    guard let note = result.notes.first(where: { $0.hasPrefix(roundDeltasPrefix) }) else { return [] }
+    return note.dropFirst(roundDeltasPrefix.count).split(separator: ",").compactMap {
+      Int64($0.filter { $0 != " " && $0 != "+" })
+    }
+  }
+
+  static func median(_ values: ArraySlice<UInt64>) -> UInt64? {
+    guard !values.isEmpty else { return nil }
+    return values.sorted()[values.count / 2]
   }
 
   static func bigName(_ name: String, _ heap: String) -> String {

@@ -200,6 +200,18 @@ public enum SVGUnit: Sendable, Equatable {
     return SVGUnit.significant(value)
   }
 
+  /// The base a linear axis is made round in for values up to `maximum`: the
+  /// power of 1024 it is written in for sizes, 1 otherwise.
+  public func roundingBase(maximum: Double) -> Double {
+    switch self {
+    case .bytes, .bytesPerSecond:
+      var base = 1.0
+      while base * 1024 <= maximum { base *= 1024 }
+      return base
+    case .nanoseconds, .plain: return 1
+    }
+  }
+
   /// The axis title's unit ("time", "memory", ...).
   public var axisName: String {
     switch self {
@@ -237,14 +249,18 @@ public struct SVGScale: Sendable, Equatable {
   public var low: Double
   public var high: Double
   public var logarithmic: Bool
+  /// The unit linear bounds and steps are made round in (1024^k for bytes, so that
+  /// ticks read 64 KiB and not 62.5 KiB).
+  public var base: Double = 1
   /// The pixel range.
   public var start: Double
   public var end: Double
 
   /// A scale covering `values`: from 0 (linear) or the decade at or below the
   /// smallest positive value (log) to a nice bound at or above the largest.
-  public init(covering values: [Double], logarithmic: Bool, start: Double, end: Double) {
+  public init(covering values: [Double], logarithmic: Bool, start: Double, end: Double, base: Double = 1) {
     self.logarithmic = logarithmic
+    self.base = base > 0 ? base : 1
     self.start = start
     self.end = end
     let finite = values.filter { $0.isFinite }
@@ -258,7 +274,7 @@ public struct SVGScale: Sendable, Equatable {
       if high / 10 >= Swift.max(top, bottom) && high / 10 > low { high /= 10 }
     } else {
       low = 0
-      high = SVGScale.niceCeiling(Swift.max(top, 0))
+      high = SVGScale.niceCeiling(Swift.max(top, 0) / self.base) * self.base
     }
   }
 
@@ -297,7 +313,7 @@ public struct SVGScale: Sendable, Equatable {
       }
       return out
     }
-    let step = SVGScale.niceStep(high - low)
+    let step = SVGScale.niceStep((high - low) / base) * base
     var out: [Double] = []
     var v = low
     while v <= high + step * 1e-9 {

@@ -33,7 +33,9 @@ public struct SVGBarChart {
   var labelWidth: Double { Swift.max(120, (bars.map { SVGDocument.textWidth($0.label) }.max() ?? 0) + 10) }
 
   public var scale: SVGScale {
-    SVGScale(covering: bars.map(\.value), logarithmic: false, start: labelWidth + 20, end: width - 110)
+    SVGScale(
+      covering: bars.map(\.value), logarithmic: false, start: labelWidth + 20, end: width - 110,
+      base: unit.roundingBase(maximum: bars.map(\.value).max() ?? 1))
   }
 
   public func render() -> String { document().render() }

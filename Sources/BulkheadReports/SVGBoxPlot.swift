@@ -70,8 +70,10 @@ public struct SVGBoxPlot {
   /// The scale the boxes are drawn on.
   public var scale: SVGScale {
     let left = labelWidth + 20
+    let values = boxes.flatMap { [$0.min, $0.max] }
     return SVGScale(
-      covering: boxes.flatMap { [$0.min, $0.max] }, logarithmic: logarithmic, start: left, end: width - 40)
+      covering: values, logarithmic: logarithmic, start: left, end: width - 100,
+      base: unit.roundingBase(maximum: values.max() ?? 1))
   }
 
   var labelWidth: Double {
@@ -102,6 +104,7 @@ public struct SVGBoxPlot {
       svg.text(unit.format(tick), x: x, y: bottom + 16, size: 10, anchor: .middle, fill: SVGPalette.axis)
     }
     svg.line(x1: scale.start, y1: bottom, x2: scale.end, y2: bottom, stroke: SVGPalette.axis)
+    svg.text("p50", x: width - 12, y: top - 10, size: 11, anchor: .end, bold: true)
     svg.text(
       "\(unit.axisName) (\(logarithmic ? "log scale" : "linear scale"))", x: (scale.start + scale.end) / 2,
       y: bottom + 34, size: 11, anchor: .middle, fill: SVGPalette.axis)
@@ -134,9 +137,8 @@ public struct SVGBoxPlot {
         svg.circle(
           cx: scale.position(of: box.max), cy: mid, r: 2.5, fill: SVGPalette.ink, tooltip: "max \(unit.format(box.max))"
         )
-        svg.text(
-          unit.format(box.p50), x: Swift.min(width - 4, scale.position(of: box.max) + 8), y: mid + 4, size: 10,
-          fill: SVGPalette.axis)
+        // The median, in a column of its own at the right.
+        svg.text(unit.format(box.p50), x: width - 12, y: mid + 4, size: 11, anchor: .end)
         y += Self.rowHeight
       }
     }
@@ -152,7 +154,7 @@ public struct SVGBoxPlot {
     svg.line(x1: lx + 135, y1: ly - 8, x2: lx + 135, y2: ly + 8, stroke: SVGPalette.ink, width: 2.5)
     svg.circle(cx: lx + 205, cy: ly, r: 2.5, fill: SVGPalette.ink)
     svg.text(
-      "whiskers: min to p99; box: p25 to p75; thick line: median (p50, also printed); tick: p90; dot: max",
+      "whiskers: min to p99; box: p25 to p75; thick line: median (p50, printed at the right); tick: p90; dot: max",
       x: lx + 220, y: ly + 4, size: 11)
     svg.text(
       "colour: " + groups.map(\.name).joined(separator: ", ") + " (also the group headings)", x: lx, y: ly + 24,

@@ -52,11 +52,23 @@ import Testing
   @Test func theHeapVerdictComparesTheContainerSpawnWithTheTarget() throws {
     let line = try #require(BenchCharts.heapVerdict(Self.report().results))
     #expect(line.contains("1 GiB"))
-    #expect(line.contains("(target at most +0.1 ms: met)"))
+    #expect(line.contains("(target at most +100 µs: met)"))
     #expect(line.contains("fork+exec: +2"))
     var slow = Self.report().results
     slow[4] = Self.result("spawn", "container", "1 GiB supervisor", p50: 3_500_000)
     #expect(BenchCharts.heapVerdict(slow)?.contains("missed") == true)
+    // With rounds, the verdict needs every round on one side of the target.
+    func withRounds(_ deltas: [Int64]) -> String? {
+      var results = Self.report().results
+      results[4].notes = [
+        SpawnBench.roundDeltasPrefix + deltas.map { ($0 >= 0 ? "+" : "") + "\($0)" }.joined(separator: ", ")
+      ]
+      return BenchCharts.heapVerdict(results)
+    }
+    #expect(withRounds([-20_000, 40_000, 90_000])?.contains("met in every round") == true)
+    #expect(withRounds([120_000, 400_000])?.contains("missed in every round") == true)
+    #expect(withRounds([-700_000, 500_000, 1_600_000])?.contains("inconclusive") == true)
+    #expect(withRounds([-700_000, 500_000])?.contains("per round: -700 µs, +500 µs") == true)
   }
 
   @Test func tablesShowEveryResultAndWhyOneIsMissing() {

@@ -142,6 +142,15 @@ func visibleTexts(_ text: String) -> [String] {
     #expect(scale.ticks.first == 0 && scale.ticks.last == 500)
   }
 
+  @Test func aSizeAxisIsRoundInKibibytes() {
+    let top = 248.0 * 1024
+    let scale = SVGScale(
+      covering: [3000, top], logarithmic: false, start: 0, end: 100, base: SVGUnit.bytes.roundingBase(maximum: top))
+    #expect(scale.high == 250 * 1024)
+    #expect(scale.ticks.allSatisfy { $0.truncatingRemainder(dividingBy: 1024) == 0 })
+    #expect(scale.ticks.map { SVGUnit.bytes.format($0) }.contains("100 KiB"))
+  }
+
   @Test func colourGridHasACellPerVerdictTooltipsAndALegend() throws {
     let grid = SVGColorGrid(
       title: "Blast radius", columns: ["task", "thread", "process", "container"],
