@@ -4,8 +4,8 @@ import Testing
 
 /// `Scripts/check-html` on pages it must pass and pages it must fail: a report
 /// page built with `HTMLPage` and an inline SVG chart, an empty page, a page cut
-/// off inside its chart, and a page that loads an image from the network. Each
-/// check renders in headless Chromium (a few seconds).
+/// off inside its chart, a chart with a NaN, and a page that loads an image from
+/// the network. Each check renders in headless Chromium (a few seconds).
 @Suite(.enabled(if: HTMLCheck.toolsPresent, HTMLCheck.missingReason))
 struct HTMLCheckTests {
   @Test func aReportPageWithAChartPasses() throws {
@@ -31,6 +31,15 @@ struct HTMLCheckTests {
     let result = try HTMLCheck.run(cut, name: "truncated")
     #expect(result.status == 1, "\(result.output)")
     #expect(result.output.contains("1 of 1 <svg> elements did not survive parsing"), "\(result.output)")
+  }
+
+  /// What a division by zero would write into a chart; the browser drops the shape.
+  @Test func aChartWithANaNFails() throws {
+    let page = HTMLCheck.reportPage().replacingOccurrences(
+      of: "</svg>", with: "<rect x=\"nan\" y=\"10\" width=\"40\" height=\"20\" fill=\"#0072B2\"/>\n</svg>")
+    let result = try HTMLCheck.run(page, name: "nan")
+    #expect(result.status == 1, "\(result.output)")
+    #expect(result.output.contains("broken chart: <rect x=\"nan\">"), "\(result.output)")
   }
 
   @Test func aPageThatLoadsFromTheNetworkFails() throws {
