@@ -5,6 +5,10 @@ import BulkheadSpec
 import BulkheadSystem
 import BulkheadWorkloads
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `bulkhead bench ipc`: round-trip latency and streaming throughput between two
 /// peers at the same level, per transport, waiting style and CPU placement.
 public struct BenchIPCCommand: ParsableCommand {
@@ -63,11 +67,30 @@ public struct BenchIPCCommand: ParsableCommand {
 
   public func run() throws {
     // Usage errors first, before the machine line and any measurement.
-    let config = try makeConfig(levels: try options.chosenLevels().map(\.rawValue))
+    var config = try makeConfig(levels: try options.chosenLevels().map(\.rawValue))
     _ = try IPCBench.plan(config)
+    // Asked for by default rather than by name, the container level is skipped,
+    // and says why, where it cannot run; named, it is an error (125) instead.
+    var skipped: [BenchResult] = []
+    if options.levels == nil, let reason = Self.containerUnavailable() {
+      config.levels.removeAll { $0 == .container }
+      skipped.append(
+        BenchResult(
+          kind: "ipc", level: IPCBench.Level.container.reportName, name: "every transport", metric: "latency",
+          unavailable: reason))
+    }
     let bench = try BenchRun(options: options)
-    let results = try bench.ipc(config)
+    let results = try bench.ipc(config) + skipped
     try bench.finishIPC(results)
+  }
+
+  /// Why the host-container measurements cannot run here, if they cannot.
+  static func containerUnavailable() -> String? {
+    if getuid() != 0 { return "needs root (run as root, or pass --levels task,thread,process)" }
+    guard let rootfs = defaultRootfsLocation(), access(rootfs + "/bin/bulkhead-probe", X_OK) == 0 else {
+      return "no Rootfs/ with bin/bulkhead-probe (run Scripts/build and Scripts/rootfs, or set BULKHEAD_ROOTFS)"
+    }
+    return nil
   }
 
   /// The flags as an `IPCBench.Config`; usage errors name the flag.

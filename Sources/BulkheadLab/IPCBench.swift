@@ -180,10 +180,11 @@ public enum IPCBench {
           code: .unsupported, step: "container level", reason: "the host-container measurements need root",
           hint: "run as root, or pass --levels task,thread,process")
       }
-      guard config.rootfs != nil else {
+      guard let rootfs = config.rootfs, access(rootfs + "/bin/bulkhead-probe", X_OK) == 0 else {
         throw BulkheadError(
-          code: .setupFailed, step: "rootfs", reason: "no root filesystem for the container level",
-          hint: "run Scripts/rootfs, set BULKHEAD_ROOTFS, or pass --levels task,thread,process")
+          code: .setupFailed, step: "rootfs", value: config.rootfs,
+          reason: "no root filesystem with bin/bulkhead-probe for the container level",
+          hint: "run Scripts/build and Scripts/rootfs, set BULKHEAD_ROOTFS, or pass --levels task,thread,process")
       }
     }
     if cases.contains(where: { $0.level == .process }) && config.probePath == nil {
