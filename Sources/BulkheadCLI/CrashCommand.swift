@@ -22,6 +22,7 @@ struct CrashCommand: ParsableCommand {
         bulkhead crash
         bulkhead crash --levels thread,container --faults segv,oom,fork-bomb
         bulkhead crash --json > crash.json
+        bulkhead crash --svg crash.svg
       """)
 
   @Option(help: "Comma-separated levels (task, thread, process, container).")
@@ -39,8 +40,12 @@ struct CrashCommand: ParsableCommand {
   @Flag(help: "Print the whole report as JSON (schema bulkhead.crash/1) instead of the matrix.")
   var json = false
 
+  @Option(help: "Also write the matrix as an SVG colour grid to this file.")
+  var svg: String?
+
   func run() throws {
     let config = try makeConfig()
+    if let svg { try checkWritable(svg, field: "--svg") }
     let template = RunFlags()
     let lab = CrashLab(
       config: config, probePath: probeLocation(), hostExecutable: currentExecutablePath(),
@@ -57,6 +62,7 @@ struct CrashCommand: ParsableCommand {
       machine: MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue),
       startedAt: Double(started) / 1e9, siblings: config.siblings, windowMilliseconds: config.windowMilliseconds,
       levels: config.levels, faults: config.faults, cells: cells)
+    if let svg { try writeText(CrashMatrix.svg(report), to: svg, field: "--svg") }
     if json { return try printJSON(report) }
     print(CrashMatrix.text(report))
   }

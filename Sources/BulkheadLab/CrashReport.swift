@@ -75,4 +75,40 @@ public enum CrashMatrix {
         : "Left behind after teardown: \(left) items (see --json: cells[].leftovers).")
     return lines.joined(separator: "\n")
   }
+
+  /// The matrix as a colour grid that reads at a glance; each cell's tooltip is
+  /// its mechanism.
+  public static func svg(_ report: CrashReport) -> String {
+    let rows = report.faults.map { fault in
+      SVGColorGrid.Row(
+        header: fault.rawValue,
+        cells: report.levels.map { level in
+          guard let cell = report.cell(fault, level) else {
+            return SVGColorGrid.Cell(text: "", verdict: .notApplicable)
+          }
+          return SVGColorGrid.Cell(
+            text: cell.summary, verdict: gridVerdict(cell.verdict),
+            tooltip: "\(cell.faultyOutcome): \(cell.explanation)")
+        })
+    }
+    return SVGColorGrid(
+      title: "Blast radius: what else a fault took down",
+      subtitle:
+        "\(report.siblings) heartbeat siblings per cell; siblings alive/total, time until the supervisor knew; \(report.machine.line)",
+      columns: report.levels.map(\.rawValue), rows: rows,
+      legend: [
+        (.contained, "only the faulty workload"), (.partial, "siblings lived; something else was touched"),
+        (.spread, "siblings or their host died"), (.notApplicable, "needs a confinement the level lacks"),
+      ]
+    ).render()
+  }
+
+  static func gridVerdict(_ verdict: BlastVerdict) -> SVGColorGrid.Verdict {
+    switch verdict {
+    case .contained: .contained
+    case .partial: .partial
+    case .spread: .spread
+    case .notApplicable: .notApplicable
+    }
+  }
 }
