@@ -27,6 +27,8 @@ public struct BenchCommand: ParsableCommand {
         bulkhead bench memory --svg memory.svg            # memory per idle unit, as a bar chart
         bulkhead bench all --json > bench.json            # spawn, ipc and memory in one report
         bulkhead bench spawn --svg spawn.svg              # box plots per level
+        bulkhead bench spawn --count 1000 --concurrency 50  # 1,000 sandboxes
+        bulkhead bench spawn --count 500 --concurrency 500 --hold
       """,
     subcommands: [BenchSpawnCommand.self, BenchIPCCommand.self, BenchMemoryCommand.self, BenchAllCommand.self])
 
@@ -94,9 +96,13 @@ public struct BenchSpawnCommand: ParsableCommand {
 
   @OptionGroup public var options: BenchReportOptions
 
+  @OptionGroup public var fleet: FleetOptions
+
   public init() {}
 
   public func run() throws {
+    if fleet.count != nil { return try fleet.run(options: options) }
+    try fleet.refuseWithoutCount()
     let bench = try BenchRun(options: options)
     let results = try bench.spawn(iterations: try options.iterations(default: 80, maximum: 100_000))
     try bench.finish(results)

@@ -8,13 +8,27 @@ import Testing
   "bulkhead crash: each cell's verdict is the kernel's",
   .enabled(if: Harness.canRunWorkloads, Harness.workloadReason), .serialized)
 struct CrashLabTests {
+  static let svgPath = NSTemporaryDirectory() + "bulkhead-crash-\(getpid()).svg"
+
   nonisolated(unsafe) static let report: Result<[String: Any], Error> = Result {
     let r = try Harness.run([
-      "crash", "--json", "--levels", "task,thread,process,container",
+      "crash", "--json", "--svg", svgPath, "--levels", "task,thread,process,container",
       "--faults", "segv,abort,trap,oom,fork-bomb,orphan,exit,fd-exhaust,seccomp",
     ])
     guard r.status == 0 else { throw CrashRunFailed(status: r.status, stderr: r.stderr) }
     return try Harness.json(r.stdout)
+  }
+
+  @Test func theSVGGridHasEveryFaultAndLevel() throws {
+    _ = try Self.report.get()
+    defer { try? FileManager.default.removeItem(atPath: Self.svgPath) }
+    let svg = try String(contentsOfFile: Self.svgPath, encoding: .utf8)
+    #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"))
+    for name in ["segv", "abort", "trap", "oom", "fork-bomb", "orphan", "exit", "fd-exhaust", "seccomp", "task", "container"] {
+      #expect(svg.contains(">\(name)<"), "\(name)")
+    }
+    // One cell per fault and level, each coloured by its verdict.
+    #expect(svg.components(separatedBy: "<title>").count - 1 >= 36)
   }
 
   struct CrashRunFailed: Error {
