@@ -20,10 +20,15 @@ public struct BulkheadCommand: ParsableCommand {
         bulkhead run --level thread --workload segv --workload heartbeat
         bulkhead inspect --all-levels
         bulkhead crash --levels thread,container --faults segv,fork-bomb
+        bulkhead bench spawn --levels thread,container
+        bulkhead compare --html report.html
         bulkhead workloads
       """,
     version: "0.1.0",
-    subcommands: [RunCommand.self, InspectCommand.self, CrashCommand.self, BenchCommand.self, WorkloadsCommand.self])
+    subcommands: [
+      RunCommand.self, InspectCommand.self, CrashCommand.self, BenchCommand.self, CompareCommand.self,
+      WorkloadsCommand.self,
+    ])
 
   public init() {}
 }

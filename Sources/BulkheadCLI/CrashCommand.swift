@@ -46,16 +46,7 @@ struct CrashCommand: ParsableCommand {
   func run() throws {
     let config = try makeConfig()
     if let svg { try checkWritable(svg, field: "--svg") }
-    let template = RunFlags()
-    let lab = CrashLab(
-      config: config, probePath: probeLocation(), hostExecutable: currentExecutablePath(),
-      makeSpec: { level, workloads throws(BulkheadError) in
-        var flags = template
-        flags.level = level.rawValue
-        flags.workload = workloads
-        return try flags.makeSpec(command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
-      },
-      progress: { printError($0) })
+    let lab = Self.lab(config) { printError($0) }
     let started = wallClockNanoseconds()
     let cells = try lab.run()
     let report = CrashReport(
@@ -65,6 +56,18 @@ struct CrashCommand: ParsableCommand {
     if let svg { try writeText(CrashMatrix.svg(report), to: svg, field: "--svg") }
     if json { return try printJSON(report) }
     print(CrashMatrix.text(report))
+  }
+
+  /// The lab with the CLI's defaults: each unit's spec made the way `run` makes it.
+  static func lab(_ config: CrashLab.Config, progress: @escaping (String) -> Void) -> CrashLab {
+    CrashLab(
+      config: config, probePath: probeLocation(), hostExecutable: currentExecutablePath(),
+      makeSpec: { level, workloads throws(BulkheadError) in
+        var flags = RunFlags()
+        flags.level = level.rawValue
+        flags.workload = workloads
+        return try flags.makeSpec(command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+      }, progress: progress)
   }
 
   func makeConfig() throws(BulkheadError) -> CrashLab.Config {

@@ -77,18 +77,10 @@ public struct InspectCommand: ParsableCommand {
           chosen.append(level)
         }
       }
-      var results: [(String, InspectionReport)] = []
-      for level in chosen {
-        if isatty(2) == 1 { printError("bulkhead: inspecting the \(level.rawValue) level...") }
-        var flags = options.flags
-        flags.level = level.rawValue
-        flags.workload = ["inspect"]
-        if level != .container { flags = Self.dropContainerOnly(flags) }
-        let spec = try flags.makeSpec(
-          command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
-        results.append((level.rawValue, try runner.inspect(spec)))
-      }
-      try emit(Scorecard(host: host, levels: results))
+      try emit(
+        Self.scorecard(host: host, levels: chosen, flags: options.flags, runner: runner) { line in
+          if isatty(2) == 1 { printError(line) }
+        })
       return
     }
     var flags = options.flags
@@ -99,6 +91,27 @@ public struct InspectCommand: ParsableCommand {
       ComparisonReport(
         host: host, workload: report, rows: IsolationComparison.rows(host: host, workload: report),
         subject: "\(spec.level.rawValue) level"))
+  }
+
+  /// The probe's inspect at each level, with the same flags (container-only ones
+  /// for the container column only), set beside the host: the scorecard `inspect
+  /// --all-levels` prints and `compare` includes.
+  static func scorecard(
+    host: InspectionReport, levels: [IsolationLevel], flags template: RunFlags, runner: InspectRunner,
+    progress: (String) -> Void
+  ) throws(BulkheadError) -> Scorecard {
+    var results: [(String, InspectionReport)] = []
+    for level in levels {
+      progress("bulkhead: inspecting the \(level.rawValue) level...")
+      var flags = template
+      flags.level = level.rawValue
+      flags.workload = ["inspect"]
+      if level != .container { flags = Self.dropContainerOnly(flags) }
+      let spec = try flags.makeSpec(
+        command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+      results.append((level.rawValue, try runner.inspect(spec)))
+    }
+    return Scorecard(host: host, levels: results)
   }
 
   /// For a scorecard, container-only flags apply to the container column only.

@@ -78,7 +78,9 @@ public enum CrashMatrix {
 
   /// The matrix as a colour grid that reads at a glance; each cell's tooltip is
   /// its mechanism.
-  public static func svg(_ report: CrashReport) -> String {
+  public static func svg(_ report: CrashReport) -> String { grid(report).render() }
+
+  public static func grid(_ report: CrashReport) -> SVGColorGrid {
     let rows = report.faults.map { fault in
       SVGColorGrid.Row(
         header: fault.rawValue,
@@ -97,10 +99,11 @@ public enum CrashMatrix {
         "\(report.siblings) heartbeat siblings per cell; siblings alive/total, time until the supervisor knew; \(report.machine.line)",
       columns: report.levels.map(\.rawValue), rows: rows,
       legend: [
-        (.contained, "only the faulty workload"), (.partial, "siblings lived; something else was touched"),
-        (.spread, "siblings or their host died"), (.notApplicable, "needs a confinement the level lacks"),
-      ]
-    ).render()
+        (.contained, "contained: only the faulty workload"),
+        (.partial, "partial: the siblings lived; something else was touched"),
+        (.spread, "spread: siblings or their host died"),
+        (.notApplicable, "n/a: needs a confinement the level lacks"),
+      ])
   }
 
   static func gridVerdict(_ verdict: BlastVerdict) -> SVGColorGrid.Verdict {

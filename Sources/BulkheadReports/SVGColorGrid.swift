@@ -67,7 +67,8 @@ public struct SVGColorGrid {
   public var subtitle: String?
   public var columns: [String]
   public var rows: [Row]
-  /// The verdicts explained in the legend, with their meaning (defaults: all four).
+  /// The legend: each verdict's colour and the text beside it (defaults: all four,
+  /// named as the crash lab names them).
   public var legend: [(Verdict, String)]
 
   public init(
@@ -79,8 +80,9 @@ public struct SVGColorGrid {
     self.rows = rows
     self.legend =
       legend ?? [
-        (.contained, "the fault stayed inside its unit"), (.partial, "it reached part of what shares the host"),
-        (.spread, "it took down what shares the host"), (.notApplicable, "does not apply"),
+        (.contained, "contained: the fault stayed inside its unit"),
+        (.partial, "partial: it reached part of what shares the host"),
+        (.spread, "spread: it took down what shares the host"), (.notApplicable, "not applicable"),
       ]
   }
 
@@ -136,7 +138,7 @@ public struct SVGColorGrid {
     var y = gridBottom + 26
     for (verdict, meaning) in legend {
       svg.rect(x: 16, y: y - 11, width: 14, height: 14, fill: verdict.fill, stroke: SVGPalette.axis)
-      svg.text("\(verdict.legend): \(meaning)", x: 38, y: y, size: 11)
+      svg.text(meaning, x: 38, y: y, size: 11)
       y += 20
     }
     return svg

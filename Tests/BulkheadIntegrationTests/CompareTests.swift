@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// `bulkhead compare --quick`: one real run, its JSON checked against itself (each
+/// summary number must be the one its lab measured: no second implementation)
+/// and its HTML rendered in headless Chromium.
+@Suite(
+  "bulkhead compare: one page from the labs' own numbers",
+  .enabled(if: Harness.canRunWorkloads, Harness.workloadReason), .serialized)
+struct CompareTests {
+  static let dir = NSTemporaryDirectory() + "bulkhead-compare-\(getpid())"
+
+  nonisolated(unsafe) static let run: Result<(json: [String: Any], stdout: String), Error> = Result {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let r = try Harness.run(["compare", "--quick", "--json", dir + "/report.json", "--html", dir + "/report.html"])
+    guard r.status == 0 else { throw CrashLabTests.CrashRunFailed(status: r.status, stderr: r.stderr) }
+    return (try Harness.json(String(contentsOfFile: dir + "/report.json", encoding: .utf8)), r.stdout)
+  }
+
+  func summaries() throws -> [String: [String: Any]] {
+    let levels = try Self.run.get().json["levels"] as? [[String: Any]] ?? []
+    return Dictionary(uniqueKeysWithValues: levels.compactMap { l in (l["level"] as? String).map { ($0, l) } })
+  }
+
+  @Test func theJSONHasEveryLevelAndTheVMFromPublishedFigures() throws {
+    let json = try Self.run.get().json
+    #expect(json["schema"] as? String == "bulkhead.compare/1")
+    #expect(try summaries().keys.sorted() == ["container", "process", "task", "thread"])
+    let vm = try #require(json["vm"] as? [String: Any])
+    #expect((vm["source"] as? String)?.contains("not measured here") == true)
+    #expect((json["crash"] as? [String: Any])?["schema"] as? String == "bulkhead.crash/1")
+    #expect((json["cost"] as? [String: Any])?["schema"] as? String == "bulkhead.bench/1")
+  }
+
+  @Test func eachSummaryNumberIsTheOneItsLabMeasured() throws {
+    let json = try Self.run.get().json
+    let cost = (json["cost"] as? [String: Any])?["results"] as? [[String: Any]] ?? []
+    let cells = (json["crash"] as? [String: Any])?["cells"] as? [[String: Any]] ?? []
+    let columns = (json["scorecard"] as? [String: Any])?["columns"] as? [[String: Any]] ?? []
+    for (level, s) in try summaries() {
+      // Spawn: the named variant's own p50.
+      let variant = try #require(s["spawnVariant"] as? String, "\(level)")
+      let spawn = try #require(
+        cost.first {
+          $0["kind"] as? String == "spawn" && $0["level"] as? String == level && $0["name"] as? String == variant
+        })
+      #expect((spawn["distribution"] as? [String: Any])?["p50"] as? Int == s["spawnP50"] as? Int, "\(level)")
+      // Crash: the verdicts of this level's cells, counted.
+      let mine = cells.filter { $0["level"] as? String == level }
+      #expect(mine.filter { $0["verdict"] as? String == "spread" }.count == s["crashSpread"] as? Int, "\(level)")
+      #expect(mine.filter { $0["verdict"] as? String == "contained" }.count == s["crashContained"] as? Int)
+      // Isolation: the scorecard's rows for this level.
+      let rows = try #require(columns.first { $0["level"] as? String == level }?["rows"] as? [[String: Any]])
+      let isolated = rows.filter {
+        ($0["property"] as? String)?.hasSuffix(" namespace") == true && $0["verdict"] as? String == "isolated"
+      }
+      #expect(isolated.count == s["namespacesIsolated"] as? Int, "\(level)")
+      #expect((s["memoryPerUnit"] as? Int ?? 0) > 0, "\(level): memory per unit measured")
+      #expect((s["roundTripP50"] as? Int ?? 0) > 0, "\(level): a round trip measured")
+    }
+    // What physics orders: a thread starts faster than a container, a container
+    // isolates more than a process, and a segv spreads among threads only.
+    let s = try summaries()
+    #expect((s["thread"]?["spawnP50"] as? Int ?? .max) < (s["container"]?["spawnP50"] as? Int ?? 0))
+    #expect((s["container"]?["namespacesIsolated"] as? Int ?? 0) > (s["process"]?["namespacesIsolated"] as? Int ?? 0))
+    #expect((s["thread"]?["crashSpread"] as? Int ?? 0) > 0)
+    #expect(s["container"]?["crashSpread"] as? Int == 0)
+  }
+
+  @Test func theTerminalPageHasTheFiveColumnsAndAVerdictPerLevel() throws {
+    let out = try Self.run.get().stdout
+    let header = try #require(out.split(separator: "\n").first { $0.contains("task") && $0.contains("VM (published)") })
+    for level in ["thread", "process", "container"] { #expect(header.contains(level)) }
+    for level in ["task", "thread", "process", "container", "VM"] {
+      #expect(out.split(separator: "\n").contains { $0.hasPrefix("\(level): ") }, "\(level)")
+    }
+  }
+
+  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "needs Debian's chromium"))
+  func theHTMLRendersInChromiumWithEveryChart() throws {
+    _ = try Self.run.get()
+    defer { try? FileManager.default.removeItem(atPath: Self.dir) }
+    let html = try String(contentsOfFile: Self.dir + "/report.html", encoding: .utf8)
+    // The scorecard, the blast-radius grid and the cost charts.
+    #expect(html.components(separatedBy: "<svg").count - 1 >= 4)
+    for title in ["Isolation scorecard", "Blast radius", "Spawn"] { #expect(html.contains(title), "\(title)") }
+    let check = try Harness.runExecutable(
+      Harness.packageRoot + "/Scripts/check-html", [Self.dir + "/report.html", Self.dir + "/report.png"],
+      environment: nil)
+    #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+  }
+}
