@@ -121,10 +121,10 @@ enum AsyncChannelBench {
       }
       let first = await round(256 << 10)
       let rate = Double(256 << 10) * 1e9 / Double(first)
-      let bytes = min(64 << 20, max(chunk, (Int(rate * 0.010) / chunk) * chunk))
+      let bytes = min(64 << 20, max(chunk, (Int(rate * IPCSchedule.streamRoundSeconds) / chunk) * chunk))
       var samples: [UInt64] = []
       let start = bhb_now_ns()
-      while samples.count < max(5, min(40, config.iterations / 50)) {
+      while samples.count < IPCSchedule.streamRounds(config) {
         let ns = await round(bytes)
         samples.append(UInt64(Double(bytes) * 1e9 / Double(ns)))
         if bhb_now_ns() - start >= budget * 2 && samples.count >= 3 { break }

@@ -39,9 +39,19 @@ struct IPCSchedule {
     return samples
   }
 
+  /// How long a streaming round should last: short enough that most rounds of a
+  /// busy poller fall between two preemptions by other programs (so that the
+  /// distribution shows both kinds of round rather than their mixture), long
+  /// enough that the acknowledgement's wake-up (tens of µs across cores here) is
+  /// a small part of it.
+  static let streamRoundSeconds = 0.002
+
+  /// Rounds per stream measurement, at most.
+  static func streamRounds(_ config: IPCBench.Config) -> Int { Swift.max(5, Swift.min(100, config.iterations / 20)) }
+
   /// Streaming rounds: each round `bytes` in writes of `chunk` and an
   /// acknowledgement; one sample (bytes/s) per round. The first round (256 KiB) is
-  /// a warm-up that also sizes the others to about 10 ms each.
+  /// a warm-up that also sizes the others to about `streamRoundSeconds` each.
   static func stream(_ chan: OpaquePointer, chunk: Int, rounds: Int, budget: UInt64) throws -> (
     samples: [UInt64], bytes: Int
   ) {
@@ -49,7 +59,7 @@ struct IPCSchedule {
     var r = bhb_stream(chan, 256 << 10, chunk, &elapsed)
     if r < 0 { throw IPCFailure(step: "stream", errno: -r) }
     let rate = Double(256 << 10) * 1e9 / Double(Swift.max(1, elapsed))
-    let target = Int(rate * 0.010)
+    let target = Int(rate * streamRoundSeconds)
     let bytes = Swift.min(64 << 20, Swift.max(chunk, (target / chunk) * chunk))
     var samples: [UInt64] = []
     let start = bhb_now_ns()
@@ -78,7 +88,7 @@ struct IPCSchedule {
     }
     if config.stream {
       let (samples, bytes) = try Self.stream(
-        chan, chunk: config.streamChunk, rounds: Swift.max(5, Swift.min(40, config.iterations / 50)),
+        chan, chunk: config.streamChunk, rounds: Self.streamRounds(config),
         budget: budget * 2)
       results.append(
         BenchResult(
