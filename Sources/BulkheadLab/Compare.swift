@@ -219,7 +219,7 @@ public enum CompareView {
       "",
     ]
     for s in report.levels { lines.append("\(s.level.rawValue): \(s.verdict)") }
-    lines.append("VM: \(report.vm.verdict) (\(report.vm.source))")
+    lines.append("VM: \(report.vm.verdict); \(report.vm.source)")
     lines.append("")
     lines.append(
       "crash cells: verdict and siblings still beating; spawn: from the call to the unit's exit; round trip and "
