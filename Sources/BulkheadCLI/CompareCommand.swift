@@ -17,10 +17,10 @@ struct CompareCommand: ParsableCommand {
     commandName: "compare",
     abstract: "What each isolation level buys and costs on this machine, on one page (root).",
     discussion: """
-      Runs, for task, thread, process and container: the isolation scorecard (inspect
-      --all-levels), a crash matrix over the faults that tell the story, and a cost
-      summary (spawn p50/p99, the 1-byte round trip and streaming through a pipe on
-      one core, memory per idle unit). A VM column gives Firecracker's published
+      Runs, for task, thread, process and container: the isolation scorecard (inspect \
+      --all-levels), a crash matrix over the faults that tell the story, and a cost \
+      summary (spawn p50/p99, the 1-byte round trip and streaming through a pipe on \
+      one core, memory per idle unit). A VM column gives Firecracker's published \
       figures, labelled as such. About a minute; --quick takes about half that.
 
       Examples:

@@ -11,11 +11,11 @@ struct CrashCommand: ParsableCommand {
     commandName: "crash",
     abstract: "Inject faults among healthy siblings at each level and report the blast radius (root).",
     discussion: """
-      For each level and fault, K heartbeat siblings and one faulty workload start the same
-      way (one host process for tasks and threads, separate processes, separate containers),
-      inside an outer safety cgroup (memory, pids and CPU capped). A canary process of the
-      same user forks and allocates beside them. The matrix says how many siblings kept
-      beating, whether the host survived, what was left behind, and how long the supervisor
+      For each level and fault, K heartbeat siblings and one faulty workload start the same \
+      way (one host process for tasks and threads, separate processes, separate containers), \
+      inside an outer safety cgroup (memory, pids and CPU capped). A canary process of the \
+      same user forks and allocates beside them. The matrix says how many siblings kept \
+      beating, whether the host survived, what was left behind, and how long the supervisor \
       took to learn how the fault ended.
 
       Examples:

@@ -85,7 +85,8 @@ struct CompareTests {
     #expect(html.components(separatedBy: "<svg").count - 1 >= 4)
     for title in ["Isolation scorecard", "Blast radius", "Spawn"] { #expect(html.contains(title), "\(title)") }
     let check = try Harness.runExecutable(
-      Harness.packageRoot + "/Scripts/check-html", [Self.dir + "/report.html", Self.dir + "/report.png"],
+      Harness.packageRoot + "/Scripts/check-html",
+      ["--height", "6000", Self.dir + "/report.html", Self.dir + "/report.png"],
       environment: nil)
     #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
   }
