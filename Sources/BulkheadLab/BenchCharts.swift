@@ -18,8 +18,10 @@ public enum BenchCharts {
         guard !chosen.isEmpty else { continue }
         let boxes = chosen.map { r in
           let d = r.distribution!
+          // Names repeat across placements (same core, different cores): say which.
           return SVGBoxPlot.Box(
-            label: r.name, group: r.level, min: Double(d.min), p25: Double(d.p25), p50: Double(d.p50),
+            label: r.placement.map { "\(r.name), \($0)" } ?? r.name, group: r.level, min: Double(d.min),
+            p25: Double(d.p25), p50: Double(d.p50),
             p75: Double(d.p75), p90: Double(d.p90), p99: Double(d.p99), max: Double(d.max))
         }
         let title =

@@ -61,7 +61,8 @@ public enum MemoryBench {
     -> [BenchResult]
   {
     guard config.units >= 1, config.units <= 1000 else {
-      throw .invalidSpec(field: "--units", value: "\(config.units)", reason: "must be between 1 and 1000")
+      throw .invalidSpec(
+        field: "--units", value: "\(config.units)", reason: "must be between 1 and 1000", hint: "the default is 16")
     }
     guard config.rounds >= 1 else {
       throw .invalidSpec(field: "--iterations", value: "\(config.rounds)", reason: "must be at least 1")

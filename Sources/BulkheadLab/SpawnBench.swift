@@ -59,7 +59,10 @@ public enum SpawnBench {
 
   /// Runs the variants of `config.levels` and returns one result per variant.
   /// Throws only when nothing could be measured at all; a variant that fails is a
-  /// result with `unavailable` set.
+  /// result with `unavailable` set. Blocks the calling thread while the task
+  /// level's loop runs on the cooperative pool: call it from a thread of its own
+  /// (the CLI's main thread), not from inside a task, or it may wait for a pool
+  /// thread that other blocked tasks hold.
   public static func run(_ config: Config, progress: (String) -> Void = { _ in }) throws(BulkheadError)
     -> [BenchResult]
   {

@@ -99,6 +99,13 @@ import Testing
     #expect(try JSONDecoder().decode(BenchReport.self, from: data) == report)
   }
 
+  @Test func boxesSayWhereThePeersRan() {
+    var r = Self.result("ipc", "process", "pipe blocking rtt 1B", p50: 9_000)
+    r.placement = "same core (cpu 0)"
+    let report = BenchReport(machine: Self.machine, startedAt: 1, results: [r])
+    #expect(BenchCharts.svg(for: report).contains("pipe blocking rtt 1B, same core (cpu 0)"))
+  }
+
   @Test func theSVGHasAChartPerKindAndParses() throws {
     let report = Self.report()
     let charts = BenchCharts.charts(for: report)

@@ -178,10 +178,16 @@ func visibleTexts(_ text: String) -> [String] {
     }
     #expect(texts.contains("all 3 siblings died"))
     #expect(texts.contains("segv, thread: spread"))  // the default tooltip names row, column, verdict
+    // The default legend names every verdict; a caller's legend is drawn in its words.
     for verdict in SVGColorGrid.Verdict.allCases {
       #expect(svg.contains("fill=\"\(verdict.fill)\""))
-      #expect(texts.contains { $0.hasPrefix(verdict.legend + ":") })
+      #expect(texts.contains { $0.hasPrefix(verdict.legend) })
     }
+    var scorecard = grid
+    scorecard.legend = [(.contained, "isolated"), (.spread, "shared")]
+    let custom = visibleTexts(scorecard.render())
+    #expect(custom.contains("isolated") && custom.contains("shared"))
+    #expect(!custom.contains { $0.hasPrefix("partial") })
   }
 
   @Test func barChartPrintsEveryValueWithItsUnit() throws {
