@@ -22,13 +22,11 @@ public struct BenchCommand: ParsableCommand {
       accounting need it.
 
       Examples:
-        bulkhead bench spawn                              # every level, and a container part by part
+        bulkhead bench spawn                    # all levels; containers part by part
         bulkhead bench spawn --levels thread,container --iterations 300
-        bulkhead bench memory --svg memory.svg            # memory per idle unit, as a bar chart
-        bulkhead bench all --json > bench.json            # spawn, ipc and memory in one report
-        bulkhead bench spawn --svg spawn.svg              # box plots per level
-        bulkhead bench spawn --count 1000 --concurrency 50  # 1,000 sandboxes
-        bulkhead bench spawn --count 500 --concurrency 500 --hold
+        bulkhead bench memory --svg memory.svg  # memory per idle unit, as bars
+        bulkhead bench spawn --svg spawn.svg    # box plots per level
+        bulkhead bench all --json > bench.json  # spawn, ipc and memory: one report
       """,
     subcommands: [BenchSpawnCommand.self, BenchIPCCommand.self, BenchMemoryCommand.self, BenchAllCommand.self])
 
