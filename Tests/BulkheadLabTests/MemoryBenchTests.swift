@@ -39,6 +39,26 @@ import Testing
     #expect(LabEnvironment.ownCgroupsLeft().isEmpty)
   }
 
+  /// The pages and kernel memory a cgroup holds, not the pre-charged usage.
+  @Test func chargesAreThePagesHeldNotTheUsageCounter() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bulkhead-memtest-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func write(_ name: String, _ text: String) throws {
+      try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+    }
+    try write("memory.usage_in_bytes", "524288\n")
+    try write("memory.kmem.usage_in_bytes", "69632\n")
+    try write("memory.stat", "cache 4096\nrss 126976\nrss_huge 0\nshmem 0\ntotal_rss 999999\n")
+    #expect(MemoryBench.charged(directory: dir, version: .v1) == 4096 + 126_976 + 69_632)
+    try write("memory.current", "700000\n")
+    try write("memory.stat", "anon 126976\nfile 4096\nkernel 69632\nkernel_stack 16384\n")
+    #expect(MemoryBench.charged(directory: dir, version: .v2) == 126_976 + 4096 + 69_632)
+    // A kernel without the "kernel" key: the counter is all there is.
+    try write("memory.stat", "anon 126976\nfile 4096\n")
+    #expect(MemoryBench.charged(directory: dir, version: .v2) == 700_000)
+  }
+
   @Test func refusesAZeroUnitCount() {
     #expect(throws: BulkheadError.self) { try MemoryBench.run(MemoryBench.Config(units: 0)) }
   }
