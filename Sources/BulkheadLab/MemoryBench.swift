@@ -195,7 +195,7 @@ public enum MemoryBench {
 
   // MARK: - Measuring
 
-  /// One started round: the workloads, their watchers, the pipe they print to.
+  /// One started round: the workloads and their watchers.
   struct Round {
     var workloads: [Workload] = []
     var watchers: [Watcher] = []
