@@ -89,7 +89,13 @@ public struct BenchSpawnCommand: ParsableCommand {
       namespace only, then one namespace kind at a time, all six, the rootfs (pivot_root), the \
       seccomp filter, dropped capabilities and a cgroup of its own: the table's last column is \
       each step's cost over the one it builds on. Last, the default container and fork+exec \
-      from this process with a 1 GiB heap resident and without, alternately.
+      from this process with a 1 GiB heap resident and without, alternately. With --count,       N sandboxes under one supervisor thread instead, C at a time (--concurrency), every       outcome collected, the supervisor's own memory and descriptors reported.
+
+      Examples:
+        bulkhead bench spawn
+        bulkhead bench spawn --levels thread,container --svg spawn.svg
+        bulkhead bench spawn --count 1000 --concurrency 50
+        bulkhead bench spawn --count 500 --concurrency 500 --hold
       """)
 
   @OptionGroup public var options: BenchReportOptions
@@ -118,6 +124,10 @@ public struct BenchMemoryCommand: ParsableCommand {
       which catches what the kernel allocates at clone) by their number. Tasks and threads: one \
       host of N+1 minus one host of 1. Also the growth of bulkhead's own RSS per started and \
       watched sandbox. --iterations is the number of rounds.
+
+      Examples:
+        bulkhead bench memory
+        bulkhead bench memory --units 8 --svg memory.svg
       """)
 
   @OptionGroup public var options: BenchReportOptions
@@ -142,6 +152,10 @@ public struct BenchAllCommand: ParsableCommand {
     discussion: """
       --iterations applies to spawn; ipc and memory keep their defaults (bulkhead bench ipc \
       and bulkhead bench memory take their own options). About a minute on two cores.
+
+      Examples:
+        bulkhead bench all
+        bulkhead bench all --json > bench.json
       """)
 
   @OptionGroup public var options: BenchReportOptions
