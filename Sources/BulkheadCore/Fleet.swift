@@ -58,10 +58,13 @@ public final class Fleet {
   private let signals: SignalFD?
   private let loop: EventLoop
   private let timer: Timer
-  private var members: [Member] = []
+  /// The members still running, by number: an ended member is dropped, so a fleet
+  /// that has watched a million sandboxes holds only the running ones.
+  private var members: [Int: Member] = [:]
+  /// How many members were ever added.
+  public private(set) var count = 0
   /// Members not yet ended.
-  public private(set) var running = 0
-  private var escalateAll = false
+  public var running: Int { members.count }
 
   private static let signalToken = UInt64.max
   private static let timerToken = UInt64.max - 1
@@ -78,10 +81,10 @@ public final class Fleet {
   deinit {
     // Members still running when the fleet goes away are killed and reaped: a
     // fleet never leaves a workload behind.
-    for index in members.indices where !members[index].ended {
-      Supervisor.kill(members[index].workload, SIGKILL)
+    for (index, member) in members {
+      Supervisor.kill(member.workload, SIGKILL)
       var info = siginfo_t()
-      _ = bh_waitid_pidfd(members[index].workload.pidfd, &info, nil, WEXITED)
+      _ = bh_waitid_pidfd(member.workload.pidfd, &info, nil, WEXITED)
       finish(index)
     }
   }
@@ -92,34 +95,41 @@ public final class Fleet {
   public func add(_ workload: Workload, options: Supervisor.Options, output: Int32? = nil) throws(BulkheadError)
     -> Int
   {
-    let index = members.count
+    let index = count
     let member = Member(workload: workload, options: options, output: output)
-    members.append(member)
-    running += 1
+    // Watched from here on, or ended and reaped here: never a member no one watches.
+    members[index] = member
+    count += 1
     let base = UInt64(index) << 2
-    try loop.add(workload.pidfd, token: base)
-    if let fd = workload.reportFD { try loop.add(fd, token: base | 1) }
-    if let fd = output {
-      _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-      try loop.add(fd, token: base | 2)
+    do throws(BulkheadError) {
+      try loop.add(workload.pidfd, token: base)
+      if let fd = workload.reportFD { try loop.add(fd, token: base | 1) }
+      if let fd = output {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        try loop.add(fd, token: base | 2)
+      }
+    } catch {
+      Supervisor.kill(workload, SIGKILL)
+      var info = siginfo_t()
+      _ = bh_waitid_pidfd(workload.pidfd, &info, nil, WEXITED)
+      finish(index)
+      throw error
     }
     return index
   }
 
-  /// How many members were added (ended ones included); they are numbered from 0.
-  public var count: Int { members.count }
-
-  /// The workload of member `index`.
-  public func workload(_ index: Int) -> Workload { members[index].workload }
+  /// The workload of member `index`, while it runs (nil once it has ended).
+  public func workload(_ index: Int) -> Workload? { members[index]?.workload }
 
   /// Whether member `index` has ended.
-  public func hasEnded(_ index: Int) -> Bool { members[index].ended }
+  public func hasEnded(_ index: Int) -> Bool { members[index] == nil }
 
   /// Sends `signal` to member `index` (a container through its init, a process
-  /// through its process group); nothing once it has ended.
+  /// through its process group); nothing once it has ended: its pid may name
+  /// another process by then.
   public func signal(_ index: Int, _ signal: Int32) {
-    guard !members[index].ended else { return }
-    Supervisor.kill(members[index].workload, signal)
+    guard let member = members[index] else { return }
+    Supervisor.kill(member.workload, signal)
   }
 
   /// Runs until every member has ended or `deadline` (monotonic ns) passes, calling
@@ -130,7 +140,8 @@ public final class Fleet {
       let now = monotonicNanoseconds()
       if let deadline, now >= deadline { return false }
       armTimer(now: now, deadline: deadline)
-      try dispatch(try loop.wait(), handle)
+      let tokens = try loop.wait()
+      try dispatch(tokens, at: monotonicNanoseconds(), handle)
     }
     return true
   }
@@ -138,10 +149,13 @@ public final class Fleet {
   /// Handles whatever is ready now, without waiting (between launches of a big fleet).
   public func poll(_ handle: (Event) -> Void = { _ in }) throws(BulkheadError) {
     expireDeadlines(now: monotonicNanoseconds())
-    try dispatch(try loop.wait(timeoutMilliseconds: 0, max: 256), handle)
+    let tokens = try loop.wait(timeoutMilliseconds: 0, max: 256)
+    try dispatch(tokens, at: monotonicNanoseconds(), handle)
   }
 
-  private func dispatch(_ tokens: [UInt64], _ handle: (Event) -> Void) throws(BulkheadError) {
+  /// `at`: when the loop woke, the time of every event of this batch (a death and
+  /// the last line before it are seen together: what the supervisor learned when).
+  private func dispatch(_ tokens: [UInt64], at: UInt64, _ handle: (Event) -> Void) throws(BulkheadError) {
     for token in tokens {
       switch token {
       case Self.signalToken:
@@ -151,11 +165,11 @@ public final class Fleet {
         expireDeadlines(now: monotonicNanoseconds())
       default:
         let index = Int(token >> 2)
-        guard members.indices.contains(index), !members[index].ended else { continue }
+        guard members[index] != nil else { continue }
         switch token & 3 {
-        case 0: try reap(index, handle)
-        case 1: deliverReports(index, handle)
-        default: deliverOutput(index, handle, final: false)
+        case 0: try reap(index, at: at, handle)
+        case 1: deliverReports(index, at: at, handle)
+        default: deliverOutput(index, at: at, handle, final: false)
         }
       }
     }
@@ -163,8 +177,8 @@ public final class Fleet {
 
   // MARK: - Events
 
-  private func reap(_ index: Int, _ handle: (Event) -> Void) throws(BulkheadError) {
-    let member = members[index]
+  private func reap(_ index: Int, at: UInt64, _ handle: (Event) -> Void) throws(BulkheadError) {
+    guard let member = members[index] else { return }
     let workload = member.workload
     // The workload has ended but is not reaped yet, so its pid still names its
     // process group: end what is left of the group (children it did not wait for,
@@ -178,14 +192,16 @@ public final class Fleet {
     if r == -1 && errno == EINTR { return }
     if r == -1 { throw .setupFailed(step: "waitid", errno: errno) }
     guard bh_siginfo_pid(&info) != 0 else { return }  // not yet
-    let at = monotonicNanoseconds()
     let code = bh_siginfo_code(&info)
     let status = bh_siginfo_status(&info)
     let termination: Termination =
       code == CLD_EXITED ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
-    deliverReports(index, handle)
-    deliverOutput(index, handle, final: true)
+    deliverReports(index, at: at, handle)
+    deliverOutput(index, at: at, handle, final: true)
     let stats = workload.cgroup?.stats()
+    // A sandbox group (not a tracking one) is killed whole on removal: what is still
+    // in it now outlived the workload (a container's pid namespace allows none).
+    let outlived = workload.cgroup.map { $0.tracking ? [] : $0.members() } ?? []
     var killedBy = member.killedBy
     if killedBy == nil, case .signaled(let signal, _) = termination {
       if signal == SIGKILL, let kills = stats?.oomKills, kills > 0 {
@@ -203,17 +219,16 @@ public final class Fleet {
     outcome.inProcess = member.reports.statuses
     outcome.cgroup = stats
     finish(index)
-    if let released = workload.cgroup?.released, !released.isEmpty { outcome.escaped = released }
+    let escaped = outlived + (workload.cgroup?.released ?? [])
+    if !escaped.isEmpty { outcome.escaped = escaped }
     handle(.ended(member: index, outcome: outcome, atNanoseconds: at))
   }
 
   /// Closes what the member held and removes its cgroup (whatever is left in it,
   /// escaped children, is killed; a tracking group's is moved out and recorded).
   private func finish(_ index: Int) {
-    let member = members[index]
-    guard !member.ended else { return }
+    guard let member = members.removeValue(forKey: index) else { return }
     member.ended = true
-    running -= 1
     loop.remove(member.workload.pidfd)
     close(member.workload.pidfd)
     if let fd = member.workload.reportFD {
@@ -228,9 +243,8 @@ public final class Fleet {
     try? member.workload.cgroup?.remove(processGroup: member.workload.inOwnPidNamespace ? nil : member.workload.pid)
   }
 
-  private func deliverReports(_ index: Int, _ handle: (Event) -> Void) {
-    let at = monotonicNanoseconds()
-    let member = members[index]
+  private func deliverReports(_ index: Int, at: UInt64, _ handle: (Event) -> Void) {
+    guard let member = members[index] else { return }
     for item in member.reports.drain() {
       switch item {
       case .line(let unit, let text): handle(.line(member: index, unit: unit, text: text, atNanoseconds: at))
@@ -245,16 +259,15 @@ public final class Fleet {
     }
   }
 
-  private func deliverOutput(_ index: Int, _ handle: (Event) -> Void, final: Bool) {
-    guard var buffer = members[index].output else { return }
-    let at = monotonicNanoseconds()
+  private func deliverOutput(_ index: Int, at: UInt64, _ handle: (Event) -> Void, final: Bool) {
+    guard let member = members[index], var buffer = member.output else { return }
     let (lines, eof) = buffer.drain(final: final)
     if eof {
       loop.remove(buffer.fd)
       close(buffer.fd)
-      members[index].output = nil
+      member.output = nil
     } else {
-      members[index].output = buffer
+      member.output = buffer
     }
     for line in lines { handle(.line(member: index, unit: nil, text: line, atNanoseconds: at)) }
   }
@@ -262,7 +275,7 @@ public final class Fleet {
   // MARK: - Signals and deadlines
 
   private func forward(_ signal: Int32) {
-    for member in members where !member.ended && member.options.forwardSignals {
+    for member in members.values where member.options.forwardSignals {
       if member.escalating {
         Supervisor.kill(member.workload, SIGKILL)
         member.escalated = true
@@ -281,7 +294,7 @@ public final class Fleet {
   }
 
   private func expireDeadlines(now: UInt64) {
-    for member in members where !member.ended {
+    for member in members.values {
       if let at = member.graceDeadline, at <= now {
         member.graceDeadline = nil
         Supervisor.kill(member.workload, SIGKILL)
@@ -311,7 +324,7 @@ public final class Fleet {
   /// Arms the one timer for the earliest deadline of any member, or `deadline`.
   private func armTimer(now: UInt64, deadline: UInt64?) {
     var earliest = deadline
-    for member in members where !member.ended {
+    for member in members.values {
       for case let at? in [member.graceDeadline, member.timeoutDeadline, member.cpuCheckDeadline] {
         earliest = min(earliest ?? at, at)
       }
@@ -345,6 +358,12 @@ struct LineBuffer {
       pending.append(contentsOf: buffer[0..<n])
     }
     var lines: [String] = []
+    // A workload that prints without newlines does not grow the supervisor without
+    // bound: past 64 KiB, what is pending is a line of its own.
+    if pending.count > 65536 && !pending.contains(UInt8(ascii: "\n")) {
+      lines.append(String(decoding: pending, as: UTF8.self))
+      pending.removeAll()
+    }
     while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
       lines.append(String(decoding: pending[..<newline], as: UTF8.self))
       pending.removeSubrange(...newline)

@@ -46,8 +46,8 @@ public final class CgroupGroup: @unchecked Sendable {
   }
 
   deinit {
-    if directoryFD >= 0 { close(directoryFD) }
     if !removed { try? remove() }
+    closeDirectory()
   }
 
   /// Moves `pid` into every directory (cgroup.procs).
@@ -124,8 +124,15 @@ public final class CgroupGroup: @unchecked Sendable {
   /// them all (the crash lab's safety box, after its sandboxes are gone).
   public func removeTree() {
     guard !removed else { return }
+    closeDirectory()
     for dir in directories.values { CgroupFiles.killAndRemoveTree(dir) }
     removed = true
+  }
+
+  /// The O_PATH descriptor is needed only until the child is born in the group.
+  func closeDirectory() {
+    if directoryFD >= 0 { close(directoryFD) }
+    directoryFD = -1
   }
 
   /// Kills whatever is left (cgroup.kill on v2, SIGKILL per member on v1), or for a
@@ -135,6 +142,7 @@ public final class CgroupGroup: @unchecked Sendable {
   /// just killed: its members are dying, not escaping, and are not moved out.
   public func remove(processGroup: Int32? = nil) throws(BulkheadError) {
     guard !removed else { return }
+    closeDirectory()
     if tracking {
       var moved = Set<Int32>()
       for (controller, dir) in directories {
@@ -450,7 +458,11 @@ public enum CgroupFiles {
       for pid in members { kill(pid, SIGKILL) }
       usleep(2000)
     }
-    for _ in 0..<200 where rmdir(path) != 0 && errno == EBUSY { usleep(5000) }
+    var tries = 0
+    while rmdir(path) != 0 && errno == EBUSY && tries < 200 {
+      tries += 1
+      usleep(5000)
+    }
   }
 
   public static func write(_ text: String, to path: String, step: String) throws(BulkheadError) {

@@ -38,5 +38,6 @@ struct LoadTests {
   @Test func processLevelFleetsToo() throws {
     let f = try fleet(["--count", "100", "--concurrency", "20", "--level", "process", "--workload", "exit 7"])
     #expect(f["outcomes"] as? [String: Int] == ["exit 7": 100])
+    #expect(f["descriptorsAfter"] as? Int == f["descriptorsBefore"] as? Int, "tracking cgroups hold no descriptor")
   }
 }
