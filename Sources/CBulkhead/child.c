@@ -184,11 +184,12 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
         if (fd2 < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd2, index);
         // Read-only all the way down: a bind is recursive (MS_REC), and a remount
         // would make only its top read-only, leaving the host's submounts under it
-        // writable. mount_setattr(AT_RECURSIVE) reaches them all; before 5.12,
-        // the remount of the top is what there is.
+        // writable. mount_setattr(AT_RECURSIVE) reaches them all; before 5.12, or
+        // under an outer seccomp profile that does not know it (EPERM), the remount
+        // of the top is what there is.
         struct bh_mount_attr attr = {BH_MOUNT_ATTR_RDONLY, 0, 0, 0};
         r = bh_raw5(__NR_mount_setattr, fd2, "", AT_EMPTY_PATH | BH_AT_RECURSIVE, &attr, sizeof attr);
-        if (r == -ENOSYS) {
+        if (r == -ENOSYS || r == -EPERM) {
           bh_fd_path(fdpath, (int)fd2);
           unsigned long locked = bh_locked_flags(fdpath);
           r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
