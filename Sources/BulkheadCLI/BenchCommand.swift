@@ -191,10 +191,7 @@ struct BenchRun {
     // The forwarded signals are blocked for `run`'s signalfd; a benchmark forwards
     // nothing, and Ctrl-C must end it (the workloads die with it: PR_SET_PDEATHSIG,
     // and the next bulkhead sweeps the cgroups left).
-    var set = sigset_t()
-    sigemptyset(&set)
-    for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&set, signal) }
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    unblockForwardedSignals()
     progress("machine: \(machine.line)")
   }
 

@@ -77,3 +77,13 @@ public enum BulkheadMain {
     }
   }
 }
+
+/// The forwarded signals are blocked for `run`'s signalfd. The labs (crash, bench,
+/// compare) forward nothing, and Ctrl-C must end them: their workloads die with
+/// bulkhead (PR_SET_PDEATHSIG), and the next bulkhead sweeps the cgroups left.
+func unblockForwardedSignals() {
+  var set = sigset_t()
+  sigemptyset(&set)
+  for signal in Supervisor.forwardedSignals { sigaddset(&set, signal) }
+  pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}

@@ -47,6 +47,7 @@ struct CompareCommand: ParsableCommand {
         hint: "run it as root (sudo bulkhead compare)")
     }
     if let json { try checkWritable(json, field: "--json") }
+    unblockForwardedSignals()
     if let html { try checkWritable(html, field: "--html") }
     let report = try Self.measure(quick: quick) { printError("bulkhead: compare: \($0)") }
     if let json { try writeJSON(report, to: json, field: "--json") }

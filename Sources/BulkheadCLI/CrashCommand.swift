@@ -45,6 +45,7 @@ struct CrashCommand: ParsableCommand {
 
   func run() throws {
     let config = try makeConfig()
+    unblockForwardedSignals()
     if let svg { try checkWritable(svg, field: "--svg") }
     let lab = Self.lab(config) { printError($0) }
     let started = wallClockNanoseconds()

@@ -157,6 +157,8 @@ public final class CrashLab {
     /// Each container's own limits.
     public var containerMemoryBytes: UInt64 = 64 << 20
     public var containerPids = 64
+    /// RLIMIT_NOFILE of every unit.
+    public var descriptorLimit: UInt64 = 4096
 
     public init() {}
   }
@@ -271,24 +273,26 @@ public final class CrashLab {
     // The canary first: it is the bystander, already running when trouble starts.
     seen.canaryMember = try start(
       fleet, level: .process, workloads: ["canary \(config.heartbeatMilliseconds)"], cgroups: cgroups, output: true,
-      nullFD: nullFD)
+      nullFD: nullFD
+    ).member
     let faultyStart: UInt64
     switch level {
     case .thread, .task:
       let texts = Array(repeating: beat, count: config.siblings) + [faultText]
-      let host = try start(fleet, level: level, workloads: texts, cgroups: cgroups, output: false, nullFD: nullFD)
-      faultyStart = fleet.workload(host).startedAtMonotonicNanoseconds
+      let (host, started) = try start(
+        fleet, level: level, workloads: texts, cgroups: cgroups, output: false, nullFD: nullFD)
+      faultyStart = started
       seen.hostMember = host
       seen.siblings = (0..<config.siblings).map { UnitKey(member: host, unit: $0) }
       seen.faulty = UnitKey(member: host, unit: config.siblings)
     case .process, .container:
       for _ in 0..<config.siblings {
         let member = try start(fleet, level: level, workloads: [beat], cgroups: cgroups, output: true, nullFD: nullFD)
-        seen.siblings.append(UnitKey(member: member))
+        seen.siblings.append(UnitKey(member: member.member))
       }
-      let member = try start(
+      let (member, started) = try start(
         fleet, level: level, workloads: [faultText], cgroups: cgroups, output: true, nullFD: nullFD)
-      faultyStart = fleet.workload(member).startedAtMonotonicNanoseconds
+      faultyStart = started
       seen.faulty = UnitKey(member: member)
     }
     let scheduled = faultyStart + UInt64(config.warmupMilliseconds) * 1_000_000
@@ -320,14 +324,15 @@ public final class CrashLab {
     var stops: [Double?] = []
     let fired = seen.fired ?? scheduled
     for key in seen.siblings {
-      let last = seen.lastBeat[key] ?? 0
+      let last = seen.lastBeat[key]
       let ended = seen.siblingEnded[key] ?? (key.unit != nil ? seen.hostEnded : nil)
-      if ended == nil && last + beatSlack >= observedUntil {
+      if ended == nil, let last, last + beatSlack >= observedUntil {
         alive += 1
         stops.append(nil)
       } else {
-        let stop = ended ?? last
-        stops.append(Double(Int64(bitPattern: stop &- fired)) / 1e6)
+        // When it ended, else its last beat; one that never beat stopped at the start.
+        let stop = ended ?? last ?? faultyStart
+        stops.append(Self.milliseconds(from: fired, to: stop))
       }
     }
     let hostSurvived: Bool? = seen.hostMember.map { _ in seen.hostEnded == nil }
@@ -352,14 +357,19 @@ public final class CrashLab {
     }
     if let died = seen.canaryDied, died <= observedUntil { canary.died = true }
 
-    let detection = seen.faultyEnded.map { Double(Int64(bitPattern: $0 &- fired)) / 1e6 }
+    let detection = seen.faultyEnded.map { Self.milliseconds(from: fired, to: $0) }
     return CrashCell(
       level: level, fault: fault, verdict: .contained, explanation: "",
       faultyOutcome: seen.faultyOutcome ?? "still running (ended by the lab)",
       detectionMilliseconds: detection.map { max(0, $0) }, siblings: config.siblings, siblingsAlive: alive,
       siblingsImpaired: seen.siblings.filter { seen.impaired.contains($0) }.count, siblingStops: stops,
       hostSurvived: hostSurvived, supervisorSurvived: true, canary: canary, escapedProcesses: seen.escaped,
-      leftovers: Leftovers(), observedMilliseconds: Double(observedUntil &- fired) / 1e6)
+      leftovers: Leftovers(), observedMilliseconds: max(0, Self.milliseconds(from: fired, to: observedUntil)))
+  }
+
+  /// Signed milliseconds between two monotonic times.
+  static func milliseconds(from start: UInt64, to end: UInt64) -> Double {
+    end >= start ? Double(end - start) / 1e6 : -Double(start - end) / 1e6
   }
 
   func record(_ event: Fleet.Event, into seen: Observation) {
@@ -373,7 +383,10 @@ public final class CrashLab {
       if member == seen.hostMember && unit == nil { return }
       let key = UnitKey(member: member, unit: unit)
       if key == seen.faulty {
-        if seen.fired == nil { seen.fired = at }
+        // The fault's announcement carries the workload's own CLOCK_MONOTONIC time
+        // of firing (the clock is the same in every pid namespace); else the time
+        // the line was read.
+        if seen.fired == nil { seen.fired = Self.firedStamp(text) ?? at }
       } else if text.hasPrefix("alive ") {
         seen.lastBeat[key] = at
         if text.contains("cannot open") { seen.impaired.insert(key) } else { seen.impaired.remove(key) }
@@ -410,6 +423,14 @@ public final class CrashLab {
     }
   }
 
+  /// "segv: writing through a null pointer [monotonic 123]" -> 123.
+  static func firedStamp(_ text: String) -> UInt64? {
+    guard let open = text.firstRange(of: "[monotonic "), let close = text[open.upperBound...].firstIndex(of: "]") else {
+      return nil
+    }
+    return UInt64(text[open.upperBound..<close])
+  }
+
   /// "canary 3 fork=ok alloc=ok us=812" -> (fork ok, alloc ok, microseconds).
   static func parseCanary(_ text: String) -> (Bool, Bool, Double)? {
     let words = text.split(separator: " ")
@@ -441,12 +462,17 @@ public final class CrashLab {
   /// Starts one unit in the safety box; returns its member index.
   func start(
     _ fleet: Fleet, level: IsolationLevel, workloads: [String], cgroups: Cgroups, output: Bool, nullFD: Int32
-  ) throws(BulkheadError) -> Int {
+  ) throws(BulkheadError) -> (member: Int, started: UInt64) {
     var spec = try makeSpec(level, workloads)
     if level == .container {
       spec.cgroup.memoryBytes = config.containerMemoryBytes
       spec.cgroup.pids = config.containerPids
     }
+    // The same descriptor limit wherever the lab runs: fd-exhaust's cost (and what
+    // the box is charged for it) must not depend on the caller's RLIMIT_NOFILE.
+    spec.confinement.rlimits.removeAll { $0.name == "nofile" }
+    spec.confinement.rlimits.append(
+      ResourceLimit(name: "nofile", soft: config.descriptorLimit, hard: config.descriptorLimit))
     var pipe: (read: FileDescriptor, write: FileDescriptor)? = nil
     if output { pipe = try FileDescriptor.pipe(step: "pipe2 (unit output)") }
     let launcher = Launcher(
@@ -461,7 +487,9 @@ public final class CrashLab {
     }
     pipe?.write.close()
     do {
-      return try fleet.add(workload, options: Supervisor.Options(forwardSignals: false), output: pipe?.read.rawValue)
+      let member = try fleet.add(
+        workload, options: Supervisor.Options(forwardSignals: false), output: pipe?.read.rawValue)
+      return (member, workload.startedAtMonotonicNanoseconds)
     } catch {
       Supervisor.kill(workload, SIGKILL)
       throw error

@@ -142,7 +142,9 @@ enum Explanation {
         ? "one descriptor table: the siblings kept beating but could no longer open a file"
         : "one descriptor table, yet the siblings could still open files"
     case (_, .fdExhaust):
-      return "a descriptor table of its own (RLIMIT_NOFILE is per process): the siblings still open files"
+      return cell.siblingsImpaired == 0
+        ? "a descriptor table of its own (RLIMIT_NOFILE is per process): the siblings still open files"
+        : "its own descriptor table, yet \(cell.siblingsImpaired) sibling(s) could not open a file"
     case (.task, .busyHang), (.task, .blockHang):
       return spread
         ? "a \(fault == .busyHang ? "spinning" : "blocked") task holds a cooperative thread: siblings starved"
@@ -164,8 +166,9 @@ enum Explanation {
         ? "its own memory limit: OOM-killed inside its cgroup while the siblings beat"
         : "the hog ended without reaching its limit (\(cell.faultyOutcome))"
     case (.process, .oom):
-      return
-        "no memory limit of its own: it grew to the box's limit, where the OOM killer chose the largest process, the hog"
+      return cell.faultyOutcome.contains("signal SIGKILL") && !spread
+        ? "no memory limit of its own: it grew to the box's limit, where the OOM killer chose the largest process, the hog"
+        : "no memory limit of its own: it grew to the box's limit (\(cell.faultyOutcome))"
     case (.container, .seccomp):
       return cell.faultyOutcome.contains("returned") || cell.faultyOutcome.hasPrefix("exit")
         ? "the seccomp filter denied keyctl with EPERM; the workload went on and nothing else was touched"

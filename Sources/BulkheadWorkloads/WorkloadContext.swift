@@ -24,6 +24,15 @@ public struct WorkloadContext: Sendable {
     self.reportFD = reportFD
   }
 
+  /// A fault's announcement, written just before it fires, stamped with
+  /// CLOCK_MONOTONIC (one clock in every pid namespace): the crash lab measures from
+  /// it how long the supervisor took to learn how the fault ended.
+  public func announce(_ line: String) {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    emit("\(line) [monotonic \(UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))]")
+  }
+
   /// Writes one line with a single write(2), so lines of sibling workloads do not interleave.
   public func emit(_ line: String) {
     var bytes = Array(line.utf8)

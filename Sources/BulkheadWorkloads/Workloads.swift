@@ -16,22 +16,22 @@ public enum Workloads {
     let args = invocation.arguments
     switch invocation.name {
     case .segv:
-      context.emit("segv: writing through a null pointer")
+      context.announce("segv: writing through a null pointer")
       bhw_segv()
       return 1
     case .abort:
-      context.emit("abort: calling abort()")
+      context.announce("abort: calling abort()")
       Glibc.abort()
     case .trap:
-      context.emit("trap: failing a precondition")
+      context.announce("trap: failing a precondition")
       trap()
     case .fpe:
-      context.emit("fpe: dividing by zero")
+      context.announce("fpe: dividing by zero")
       let result = bhw_fpe(0)
       context.emit("fpe: no trap on this architecture: 1 / 0 = \(result)")
       return 0
     case .stackOverflow:
-      context.emit("stack-overflow: recursing")
+      context.announce("stack-overflow: recursing")
       return bhw_stack_overflow(0)
     case .oom:
       return oom(ceiling: args.first.flatMap(parseSize), context: context)
@@ -40,14 +40,14 @@ public enum Workloads {
     case .fdExhaust:
       return fdExhaust(holdSeconds: args.first.flatMap { UInt32($0) }, context: context)
     case .busyHang:
-      context.emit("busy-hang: spinning")
+      context.announce("busy-hang: spinning")
       spin()
     case .blockHang:
-      context.emit("block-hang: blocking in pause()")
+      context.announce("block-hang: blocking in pause()")
       while true { pause() }
     case .exit:
       let code = args.first.flatMap { Int32($0) } ?? 0
-      context.emit("exit: calling exit(\(code))")
+      context.announce("exit: calling exit(\(code))")
       Glibc.exit(code)
     case .orphan:
       return orphan(seconds: args.first.flatMap { UInt32($0) } ?? 600, context: context)
@@ -172,7 +172,7 @@ public enum Workloads {
     let chunk = 16 << 20
     var total = 0
     var lastReport = 0
-    context.emit(
+    context.announce(
       "oom: allocating \(chunk >> 20) MiB chunks\(ceiling.map { " up to \($0 >> 20) MiB" } ?? " until stopped")")
     var held: [UnsafeMutableRawPointer] = []
     while ceiling == nil || total < ceiling! {
@@ -194,7 +194,7 @@ public enum Workloads {
   }
 
   static func forkBomb(max: Int, context: WorkloadContext) -> Int32 {
-    context.emit("fork-bomb: forking\(max > 0 ? " up to \(max) processes" : " until fork fails")")
+    context.announce("fork-bomb: forking\(max > 0 ? " up to \(max) processes" : " until fork fails")")
     var stopErrno: Int32 = 0
     let count = bhw_fork_bomb(max, &stopErrno)
     if stopErrno != 0 {

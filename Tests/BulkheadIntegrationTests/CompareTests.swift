@@ -8,13 +8,32 @@ import Testing
   "bulkhead compare: one page from the labs' own numbers",
   .enabled(if: Harness.canRunWorkloads, Harness.workloadReason), .serialized)
 struct CompareTests {
-  static let dir = NSTemporaryDirectory() + "bulkhead-compare-\(getpid())"
+  static var chromiumReady: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") }
 
-  nonisolated(unsafe) static let run: Result<(json: [String: Any], stdout: String), Error> = Result {
+  struct Run {
+    var json: [String: Any]
+    var stdout: String
+    var html: String
+    /// Scripts/check-html's verdict on the page, when Chromium is installed.
+    var check: Harness.Result?
+  }
+
+  /// One quick comparison for the whole suite; its files are read (and the page
+  /// checked) at once and removed, whatever the tests then find.
+  nonisolated(unsafe) static let run: Result<Run, Error> = Result {
+    let dir = NSTemporaryDirectory() + "bulkhead-compare-\(getpid())"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let r = try Harness.run(["compare", "--quick", "--json", dir + "/report.json", "--html", dir + "/report.html"])
     guard r.status == 0 else { throw CrashLabTests.CrashRunFailed(status: r.status, stderr: r.stderr) }
-    return (try Harness.json(String(contentsOfFile: dir + "/report.json", encoding: .utf8)), r.stdout)
+    let check =
+      chromiumReady
+      ? try Harness.runExecutable(
+        Harness.packageRoot + "/Scripts/check-html",
+        ["--height", "6000", dir + "/report.html", dir + "/report.png"], environment: nil) : nil
+    return Run(
+      json: try Harness.json(String(contentsOfFile: dir + "/report.json", encoding: .utf8)), stdout: r.stdout,
+      html: try String(contentsOfFile: dir + "/report.html", encoding: .utf8), check: check)
   }
 
   func summaries() throws -> [String: [String: Any]] {
@@ -76,18 +95,13 @@ struct CompareTests {
     }
   }
 
-  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "needs Debian's chromium"))
+  @Test(.enabled(if: chromiumReady, "needs Debian's chromium (Scripts/setup installs it)"))
   func theHTMLRendersInChromiumWithEveryChart() throws {
-    _ = try Self.run.get()
-    defer { try? FileManager.default.removeItem(atPath: Self.dir) }
-    let html = try String(contentsOfFile: Self.dir + "/report.html", encoding: .utf8)
+    let run = try Self.run.get()
     // The scorecard, the blast-radius grid and the cost charts.
-    #expect(html.components(separatedBy: "<svg").count - 1 >= 4)
-    for title in ["Isolation scorecard", "Blast radius", "Spawn"] { #expect(html.contains(title), "\(title)") }
-    let check = try Harness.runExecutable(
-      Harness.packageRoot + "/Scripts/check-html",
-      ["--height", "6000", Self.dir + "/report.html", Self.dir + "/report.png"],
-      environment: nil)
+    #expect(run.html.components(separatedBy: "<svg").count - 1 >= 4)
+    for title in ["Isolation scorecard", "Blast radius", "Spawn"] { #expect(run.html.contains(title), "\(title)") }
+    let check = try #require(run.check)
     #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
   }
 }

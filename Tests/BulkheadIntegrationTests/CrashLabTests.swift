@@ -24,7 +24,9 @@ struct CrashLabTests {
     defer { try? FileManager.default.removeItem(atPath: Self.svgPath) }
     let svg = try String(contentsOfFile: Self.svgPath, encoding: .utf8)
     #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"))
-    for name in ["segv", "abort", "trap", "oom", "fork-bomb", "orphan", "exit", "fd-exhaust", "seccomp", "task", "container"] {
+    for name in [
+      "segv", "abort", "trap", "oom", "fork-bomb", "orphan", "exit", "fd-exhaust", "seccomp", "task", "container",
+    ] {
       #expect(svg.contains(">\(name)<"), "\(name)")
     }
     // One cell per fault and level, each coloured by its verdict.
@@ -113,9 +115,20 @@ struct CrashLabTests {
       let left = try #require(c["leftovers"] as? [String: Int])
       #expect(left.values.allSatisfy { $0 == 0 }, "\(c["fault"]!)/\(c["level"]!): \(left)")
     }
-    // And from outside: no lab cgroup of any bulkhead remains.
+    // And from outside: no lab cgroup of any bulkhead remains, below the cgroup
+    // bulkhead ran in (this process's, which it inherited).
+    let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)) ?? ""
+    func path(_ controller: String) -> String {
+      for line in own.split(separator: "\n") {
+        let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        if f.count == 3 && f[1].split(separator: ",").contains(Substring(controller)) {
+          return f[2] == "/" ? "" : String(f[2])
+        }
+      }
+      return ""
+    }
     for controller in ["memory", "pids"] {
-      let dir = "/sys/fs/cgroup/\(controller)/bulkhead"
+      let dir = "/sys/fs/cgroup/\(controller)\(path(controller))/bulkhead"
       let left = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasSuffix("-lab") } ?? []
       #expect(left.isEmpty, "\(controller): \(left)")
     }
