@@ -93,7 +93,9 @@ struct FleetReport: Encodable {
       "peak running:  \(r.peakRunning) at once",
       "time:          \(String(format2: r.seconds)) s (\(String(format2: Double(r.count) / max(r.seconds, 1e-9))) sandboxes/s)",
       "spawn:         p50 \(ms(r.spawn?.p50))  p99 \(ms(r.spawn?.p99))  max \(ms(r.spawn?.max))",
-      "supervisor:    RSS \(r.rssBeforeKiB) KiB before, \(r.rssPeakKiB) at the peak, \(r.rssAfterKiB) after: \(String(format2: r.rssPerConcurrentSandboxKiB)) KiB per concurrent sandbox (target <= 16)",
+      "supervisor:    RSS \(r.rssBeforeKiB) KiB before, \(r.rssPeakKiB) at the peak, \(r.rssAfterKiB) after: "
+        + "\(String(format2: r.rssPerConcurrentSandboxKiB)) KiB per sandbox alive at the peak (\(r.peakRunning)), "
+        + "\(String(format2: r.rssGrowthPerSandboxKiB)) KiB kept per sandbox over the run (target <= 16)",
       "descriptors:   \(r.descriptorsBefore) before, \(r.descriptorsPeak) at the peak, \(r.descriptorsAfter) after",
     ]
     return lines.joined(separator: "\n")

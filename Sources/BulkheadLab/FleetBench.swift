@@ -49,9 +49,15 @@ public enum FleetBench {
     public var descriptorsPeak: Int
     public var descriptorsAfter: Int
 
-    /// The supervisor's memory per sandbox it watched at once.
+    /// The supervisor's memory per sandbox it watched at once (meaningful when many
+    /// ran at once: with --hold).
     public var rssPerConcurrentSandboxKiB: Double {
       Double(max(0, rssPeakKiB - rssBeforeKiB)) / Double(max(1, peakRunning))
+    }
+
+    /// What the supervisor kept per sandbox over the whole run (a leak shows here).
+    public var rssGrowthPerSandboxKiB: Double {
+      Double(max(0, rssAfterKiB - rssBeforeKiB)) / Double(max(1, count))
     }
   }
 
