@@ -209,18 +209,25 @@ struct BenchRun {
     return try MemoryBench.run(config, progress: progress)
   }
 
-  /// Prints the report (tables or JSON) and writes the SVG.
-  func finish(_ results: [BenchResult]) throws(BulkheadError) {
+  /// What the reader must know about `results`: noisy distributions, a loaded
+  /// machine (`loadNote` says what suffers most), what could not be measured.
+  static func warnings(for results: [BenchResult], machine: MachineInfo, loadNote: String = "") -> [String] {
     var warnings = BenchCharts.noiseWarnings(results)
     if let load = CgroupFiles.read("/proc/loadavg")?.split(separator: " ").first, let value = Double(load),
       value > Double(machine.cpus) / 2
     {
       warnings.append(
-        "load average \(load) on \(machine.cpus) CPUs when the bench ended: other work shared the machine")
+        "load average \(load) on \(machine.cpus) CPUs when the bench ended: other work shared the machine\(loadNote)")
     }
     for r in results where r.unavailable != nil {
       warnings.append("not measured: \(r.kind) \(r.level) '\(r.name)': \(r.unavailable!)")
     }
+    return warnings
+  }
+
+  /// Prints the report (tables or JSON) and writes the SVG.
+  func finish(_ results: [BenchResult]) throws(BulkheadError) {
+    let warnings = Self.warnings(for: results, machine: machine)
     let report = BenchReport(machine: machine, startedAt: startedAt, results: results, warnings: warnings)
     if let svg = options.svg {
       try writeText(BenchCharts.svg(for: report), to: svg, field: "--svg")

@@ -157,19 +157,9 @@ extension BenchRun {
   /// The IPC report: JSON, or the machine line, one table with the placement of
   /// every row, and the warnings.
   func finishIPC(_ results: [BenchResult]) throws(BulkheadError) {
-    var warnings = BenchCharts.noiseWarnings(results)
     // A busy poller preempted by another program waits whole time slices, evenly:
     // a spread check does not see that, the load average does.
-    if let load = CgroupFiles.read("/proc/loadavg")?.split(separator: " ").first, let value = Double(load),
-      value > Double(machine.cpus) / 2
-    {
-      warnings.append(
-        "load average \(load) on \(machine.cpus) CPUs when the bench ended: other work shared the machine (busy polling suffers most)"
-      )
-    }
-    for r in results where r.unavailable != nil {
-      warnings.append("not measured: \(r.kind) \(r.level) '\(r.name)': \(r.unavailable!)")
-    }
+    let warnings = Self.warnings(for: results, machine: machine, loadNote: " (busy polling suffers most)")
     let report = BenchReport(machine: machine, startedAt: startedAt, results: results, warnings: warnings)
     if let svg = options.svg {
       try writeText(BenchCharts.svg(for: report), to: svg, field: "--svg")

@@ -96,11 +96,9 @@ struct CompareCommand: ParsableCommand {
       MemoryBench.Config(
         levels: levels, units: quick ? 4 : 8, rounds: quick ? 2 : 4, probePath: probeLocation(),
         hostExecutable: currentExecutablePath(), rootfs: rootfs), progress: progress)
-    var warnings = BenchCharts.noiseWarnings(results)
-    for r in results where r.unavailable != nil {
-      warnings.append("not measured: \(r.kind) \(r.level) '\(r.name)': \(r.unavailable!)")
-    }
-    let cost = BenchReport(machine: machine, startedAt: startedAt, results: results, warnings: warnings)
+    let cost = BenchReport(
+      machine: machine, startedAt: startedAt, results: results,
+      warnings: BenchRun.warnings(for: results, machine: machine))
     return CompareReport(
       machine: machine, startedAt: startedAt, seconds: Double(monotonicNanoseconds() - started) / 1e9, quick: quick,
       scorecard: scorecard, crash: crashReport, cost: cost)
