@@ -2,6 +2,7 @@ import BulkheadCore
 import BulkheadSpec
 import BulkheadSystem
 import CBench
+import CBulkhead
 import Dispatch
 
 #if canImport(Glibc)
@@ -311,7 +312,7 @@ public enum MemoryBench {
     }
     output.write.close()
     defer {
-      for workload in round.workloads { Supervisor.kill(workload, SIGKILL) }
+      for watcher in round.watchers { watcher.kill() }
       for watcher in round.watchers { watcher.join() }
     }
     if let error { return .failure(.init(text: error)) }
@@ -521,9 +522,14 @@ final class Watcher: @unchecked Sendable {
   private var thread = pthread_t()
   private var stack: UnsafeMutableRawPointer?
   private var started = false
+  /// A pidfd of the watcher's own: the supervisor closes the workload's once it has
+  /// reaped it, and that number may name another descriptor by the time `kill()`
+  /// runs on another thread. This one names the same process until `join()`.
+  private var ownPidfd: Int32
 
   init(_ workload: Workload) {
     self.workload = workload
+    ownPidfd = fcntl(workload.pidfd, F_DUPFD_CLOEXEC, 0)
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }
@@ -550,11 +556,19 @@ final class Watcher: @unchecked Sendable {
     }
   }
 
+  /// Ends the workload, whether or not its watcher has reaped it already (a
+  /// reaped process's pidfd answers ESRCH; no other process can be hit).
+  func kill() {
+    if ownPidfd >= 0 { _ = bh_pidfd_send_signal(ownPidfd, SIGKILL) }
+  }
+
   /// Waits for the watcher (the workload has been killed) and unmaps its stack.
   func join() {
     if started { pthread_join(thread, nil) }
     started = false
     if let stack { munmap(stack, Self.stackSize) }
     stack = nil
+    if ownPidfd >= 0 { close(ownPidfd) }
+    ownPidfd = -1
   }
 }

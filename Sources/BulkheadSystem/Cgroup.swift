@@ -452,6 +452,10 @@ public enum CgroupFiles {
       closedir(dir)
       for child in children { killAndRemoveTree(child) }
     }
+    // v2 kills the whole group at once, with no pid that could have been reused.
+    if access(path + "/cgroup.kill", W_OK) == 0 {
+      try? write("1", to: path + "/cgroup.kill", step: "cgroup.kill")
+    }
     for _ in 0..<200 {
       let members = pids(in: path)
       if members.isEmpty { break }
