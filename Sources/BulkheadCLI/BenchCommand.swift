@@ -184,15 +184,11 @@ struct BenchRun {
     self.options = options
     levels = try options.chosenLevels()
     if let svg = options.svg { try checkWritable(svg, field: "--svg") }
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    startedAt = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    startedAt = Double(wallClockNanoseconds()) / 1e9
     machine = MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue)
-    // The forwarded signals are blocked for `run`'s signalfd; a benchmark forwards
-    // nothing, and Ctrl-C must end it (the workloads die with it: PR_SET_PDEATHSIG,
-    // and the next bulkhead sweeps the cgroups left).
+    // The machine is named in the report itself (the table's first line, the
+    // JSON's `machine`): stderr stays free for progress, and a refusal is one line.
     unblockForwardedSignals()
-    progress("machine: \(machine.line)")
   }
 
   func progress(_ line: String) { printError("bulkhead: bench: \(line)") }

@@ -68,7 +68,6 @@ public struct FleetOptions: ParsableArguments {
     defer { close(null) }
     let launcher = Launcher(probePath: probeLocation(), hostExecutable: currentExecutablePath(), stdoutFD: null)
     let machine = MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue)
-    printError("bulkhead: bench: machine: \(machine.line)")
     let result = try FleetBench.run(
       spec, config: FleetBench.Config(count: count, concurrency: concurrency, hold: hold), launcher: launcher
     ) { printError("bulkhead: \($0)") }

@@ -137,7 +137,8 @@ struct CrashLabTests {
   @Test func badInputIsOneLineAndExit2() throws {
     for args in [
       ["crash", "--faults", "nosuch"], ["crash", "--levels", "vm"], ["crash", "--siblings", "0"],
-      ["crash", "--window", "5x"],
+      ["crash", "--window", "5x"], ["bench", "memory", "--units", "0"], ["bench", "spawn", "--hold"],
+      ["bench", "spawn", "--count", "0"], ["compare", "--json"],
     ] {
       let r = try Harness.run(args)
       #expect(r.status == 2, "\(args)")
