@@ -1,3 +1,5 @@
+import BulkheadSystem
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -57,7 +59,7 @@ public struct MachineInfo: Sendable, Codable, Equatable {
   /// Reads /proc/cpuinfo, uname and sysconf of this machine.
   public static func current(cgroupVersion: String?) -> MachineInfo {
     var model = "unknown"
-    if let text = readAll("/proc/cpuinfo") {
+    if let text = readTextFile("/proc/cpuinfo") {
       for line in text.split(separator: "\n") where line.hasPrefix("model name") {
         if let colon = line.firstIndex(of: ":") {
           model = line[line.index(after: colon)...].trimmingPrefix(" ").description
@@ -81,18 +83,6 @@ public struct MachineInfo: Sendable, Codable, Equatable {
       + (cgroupVersion.map { ", cgroup \($0)" } ?? "")
   }
 
-  static func readAll(_ path: String) -> String? {
-    guard let file = fopen(path, "r") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-      let n = fread(&buffer, 1, buffer.count, file)
-      if n <= 0 { break }
-      bytes.append(contentsOf: buffer[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
-  }
 }
 
 /// The JSON document `bulkhead bench --json` writes (schema "bulkhead.bench/1",

@@ -17,9 +17,9 @@ struct Snapshot {
     let mountinfo = readTextFile("/proc/self/mountinfo") ?? ""
     var descriptors = 0
     var namespaces = 0
-    for name in directoryEntries("/proc/self/fd") {
+    for name in listDirectory("/proc/self/fd") {
       descriptors += 1
-      if let target = linkTarget("/proc/self/fd/" + name), target.contains(":["),
+      if let target = readLink("/proc/self/fd/" + name), target.contains(":["),
         NamespaceKind.allCases.contains(where: { target.hasPrefix($0.rawValue + ":") })
       {
         namespaces += 1
@@ -31,7 +31,7 @@ struct Snapshot {
     let mine = "\(getpid())"
     let cache = SeccompFilterCache.cachePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) }
     for dir in ["/tmp", "/dev/shm", cache].compactMap({ $0 }) {
-      for name in directoryEntries(dir) where name.contains(".tmp-" + mine) || name.contains("bulkhead-" + mine) {
+      for name in listDirectory(dir) where name.contains(".tmp-" + mine) || name.contains("bulkhead-" + mine) {
         temp.insert(dir + "/" + name)
       }
     }
@@ -44,10 +44,7 @@ struct Snapshot {
   static func tree(dir: String) -> (pids: [Int32], groups: [String]) {
     var pids = CgroupFiles.pids(in: dir)
     var groups: [String] = []
-    for name in directoryEntries(dir) {
-      let path = dir + "/" + name
-      var info = stat()
-      guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+    for path in listDirectory(dir).map({ dir + "/" + $0 }) where isDirectory(path) {
       groups.append(path)
       let below = tree(dir: path)
       pids += below.pids
@@ -74,8 +71,8 @@ struct Snapshot {
     var namespaces = Set<String>()
     for pid in pids {
       for kind in NamespaceKind.allCases {
-        if let target = Snapshot.linkTarget("/proc/\(pid)/ns/\(kind.rawValue)"),
-          target != Snapshot.linkTarget("/proc/self/ns/\(kind.rawValue)")
+        if let target = readLink("/proc/\(pid)/ns/\(kind.rawValue)"),
+          target != readLink("/proc/self/ns/\(kind.rawValue)")
         {
           namespaces.insert(target)
         }
@@ -87,25 +84,6 @@ struct Snapshot {
     return left
   }
 
-  static func directoryEntries(_ path: String) -> [String] {
-    guard let dir = opendir(path) else { return [] }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-      let name = withUnsafePointer(to: entry.pointee.d_name) {
-        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-      }
-      if name != "." && name != ".." { names.append(name) }
-    }
-    return names
-  }
-
-  static func linkTarget(_ path: String) -> String? {
-    var buffer = [CChar](repeating: 0, count: 256)
-    let n = readlink(path, &buffer, buffer.count - 1)
-    guard n > 0 else { return nil }
-    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  }
 }
 
 /// The one-line mechanism behind a cell, said against what was observed.

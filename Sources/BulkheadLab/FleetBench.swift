@@ -148,11 +148,7 @@ public enum FleetBench {
   }
 
   static func openDescriptors() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return 0 }
-    defer { closedir(dir) }
-    var n = 0
-    while readdir(dir) != nil { n += 1 }
-    return max(0, n - 3)  // ".", ".." and the directory's own descriptor
+    max(0, listDirectory("/proc/self/fd").count - 1)  // less the listing's own descriptor
   }
 
   /// A fleet holds a pidfd per sandbox: the soft RLIMIT_NOFILE goes up to the hard one.

@@ -136,17 +136,3 @@ public struct InspectionReport: Sendable, Codable, Equatable {
       cgroupLimits: nil, rlimits: nil, checks: nil)
   }
 }
-
-/// Names in a directory, without "." and "..".
-func listDirectory(_ path: String) -> [String] {
-  guard let dir = opendir(path) else { return [] }
-  defer { closedir(dir) }
-  var out: [String] = []
-  while let entry = readdir(dir) {
-    let name = withUnsafePointer(to: entry.pointee.d_name) {
-      $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-    }
-    if name != "." && name != ".." { out.append(name) }
-  }
-  return out
-}

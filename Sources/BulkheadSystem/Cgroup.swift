@@ -283,17 +283,12 @@ public struct Cgroups: Sendable {
   public func sweepStale() {
     let parents = version == .v2 ? [parent("")] : ["memory", "pids", "cpu", "cpuacct"].map { parent($0) }
     for case let parent? in parents {
-      guard let dir = opendir(parent) else { continue }
       var stale: [String] = []
-      while let entry = readdir(dir) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-          $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
+      for name in listDirectory(parent) {
         let parts = name.split(separator: "-")
         guard parts.count == 3, parts[0] == "run", let pid = Int32(parts[1]) else { continue }
         if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(parent + "/" + name) }
       }
-      closedir(dir)
       // Its supervisor is gone: whatever still runs there outlived a SIGKILLed
       // bulkhead (children of a process-level workload). End it, then remove.
       for path in stale { CgroupFiles.killAndRemoveTree(path) }
@@ -440,17 +435,8 @@ public enum CgroupFiles {
   /// Kills every process in `path` and the groups below it, and removes them all,
   /// deepest first. For groups whose supervisor is gone.
   public static func killAndRemoveTree(_ path: String) {
-    if let dir = opendir(path) {
-      var children: [String] = []
-      while let entry = readdir(dir) {
-        guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-          $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
-        if name != "." && name != ".." { children.append(path + "/" + name) }
-      }
-      closedir(dir)
-      for child in children { killAndRemoveTree(child) }
+    for child in listDirectory(path).map({ path + "/" + $0 }) where isDirectory(child) {
+      killAndRemoveTree(child)
     }
     // v2 kills the whole group at once, with no pid that could have been reused.
     if access(path + "/cgroup.kill", W_OK) == 0 {

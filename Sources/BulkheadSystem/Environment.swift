@@ -19,6 +19,20 @@ public func hostEnvironment() -> [(name: String, value: String)] {
 /// The real path of the running executable (/proc/self/exe).
 public func currentExecutablePath() -> String? { readLink("/proc/self/exe") }
 
+/// Names in a directory, without "." and ".."; empty when it cannot be opened.
+public func listDirectory(_ path: String) -> [String] {
+  guard let dir = opendir(path) else { return [] }
+  defer { closedir(dir) }
+  var out: [String] = []
+  while let entry = readdir(dir) {
+    let name = withUnsafePointer(to: entry.pointee.d_name) {
+      $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+    }
+    if name != "." && name != ".." { out.append(name) }
+  }
+  return out
+}
+
 /// Whether `path` is a directory.
 public func isDirectory(_ path: String) -> Bool {
   var st = stat()
