@@ -85,6 +85,10 @@ struct SoakTests {
         _ = try Supervisor().wait(for: workload, options: .init(forwardSignals: false))
       }
     }
-    #expect(descriptors() == before)
+    // Other suites run in this process at the same time and open and close their
+    // own descriptors, so the count moves by a few either way; a leak per launch
+    // would add at least 40.
+    let after = descriptors()
+    #expect(after - before < 10, "40 launches: \(before) descriptors before, \(after) after")
   }
 }
