@@ -185,7 +185,7 @@ struct BenchRun {
     levels = try options.chosenLevels()
     if let svg = options.svg { try checkWritable(svg, field: "--svg") }
     startedAt = Double(wallClockNanoseconds()) / 1e9
-    machine = MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue)
+    machine = MachineInfo.current(cgroupVersion: Cgroups.current?.version.rawValue)
     // The machine is named in the report itself (the table's first line, the
     // JSON's `machine`): stderr stays free for progress, and a refusal is one line.
     unblockForwardedSignals()

@@ -60,7 +60,7 @@ struct CompareCommand: ParsableCommand {
   static func measure(quick: Bool, progress: @escaping (String) -> Void) throws(BulkheadError) -> CompareReport {
     let started = monotonicNanoseconds()
     let startedAt = Double(wallClockNanoseconds()) / 1e9
-    let machine = MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue)
+    let machine = MachineInfo.current(cgroupVersion: Cgroups.current?.version.rawValue)
     progress("machine: \(machine.line)")
     let levels = IsolationLevel.allCases
 

@@ -51,7 +51,7 @@ struct CrashCommand: ParsableCommand {
     let started = wallClockNanoseconds()
     let cells = try lab.run()
     let report = CrashReport(
-      machine: MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue),
+      machine: MachineInfo.current(cgroupVersion: Cgroups.current?.version.rawValue),
       startedAt: Double(started) / 1e9, siblings: config.siblings, windowMilliseconds: config.windowMilliseconds,
       levels: config.levels, faults: config.faults, cells: cells)
     if let svg { try writeText(CrashMatrix.svg(report), to: svg, field: "--svg") }

@@ -67,7 +67,7 @@ public struct FleetOptions: ParsableArguments {
     let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
     defer { close(null) }
     let launcher = Launcher(probePath: probeLocation(), hostExecutable: currentExecutablePath(), stdoutFD: null)
-    let machine = MachineInfo.current(cgroupVersion: Cgroups.detect()?.version.rawValue)
+    let machine = MachineInfo.current(cgroupVersion: Cgroups.current?.version.rawValue)
     let result = try FleetBench.run(
       spec, config: FleetBench.Config(count: count, concurrency: concurrency, hold: hold), launcher: launcher
     ) { printError("bulkhead: \($0)") }

@@ -165,7 +165,7 @@ public struct RunFlags: Sendable, Equatable {
     var rlimits: [ResourceLimit] = []
     for text in rlimit { rlimits.append(try ResourceLimit(parsing: text)) }
     // Names are checked here, so that a typo is a usage error and not a setup failure.
-    _ = try Capabilities.resolve(base: [], add: capAdd, drop: capDrop)
+    if !capAdd.isEmpty || !capDrop.isEmpty { _ = try Capabilities.resolve(base: [], add: capAdd, drop: capDrop) }
     if let seccomp, seccomp != "default", seccomp != "unconfined", !seccomp.contains("/"), !seccomp.hasSuffix(".json") {
       throw .invalidSpec(
         field: "--seccomp", value: seccomp, reason: "not a profile name or a file",

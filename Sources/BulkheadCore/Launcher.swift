@@ -141,12 +141,12 @@ public struct Launcher: Sendable {
     let tracking = plan.spec.cgroup.isEmpty && !plan.namespaces.contains(.pid) && isRoot
     if !plan.spec.cgroup.isEmpty || tracking {
       do throws(BulkheadError) {
-        guard let cgroups = self.cgroups ?? Cgroups.detect() else {
+        guard let cgroups = self.cgroups ?? Cgroups.current else {
           throw BulkheadError(
             code: .unsupported, step: "cgroup", reason: "no usable cgroup hierarchy (v1 memory/pids/cpu or v2)",
             hint: "mount cgroups, or drop --memory/--pids/--cpus")
         }
-        cgroups.sweepStale()
+        cgroups.sweepStaleOnce()
         group = try cgroups.create(name: "run-\(getpid())-\(Self.nextSandboxNumber())", request: plan.spec.cgroup)
         group?.tracking = tracking
       } catch {

@@ -1,6 +1,7 @@
 import BulkheadSeccomp
 import BulkheadSpec
 import BulkheadSystem
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -17,13 +18,27 @@ import BulkheadSystem
 public enum SeccompFilterCache {
   static let magic: UInt64 = 0x3143_5348_4C42_4842  // "BHBLHSC1" as bytes, little-endian
 
-  /// The default filter: from the cache when it is valid, else compiled and stored.
+  private static let loaded = Mutex<SeccompFilter?>(nil)
+
+  /// The default filter: once per process from the cache when it is valid, else
+  /// compiled and stored; later launches reuse it without touching the disk.
   public static func defaultFilter() throws(BulkheadError) -> SeccompFilter {
-    guard let path = cachePath() else { return try SeccompCompiler.defaultFilter() }
-    if let filter = read(path) { return filter }
-    let filter = try SeccompCompiler.defaultFilter()
-    write(filter, to: path)
-    return filter
+    try loaded.withLock { (kept: inout SeccompFilter?) throws(BulkheadError) -> SeccompFilter in
+      if let kept { return kept }
+      let filter: SeccompFilter
+      if let path = cachePath() {
+        if let cached = read(path) {
+          filter = cached
+        } else {
+          filter = try SeccompCompiler.defaultFilter()
+          write(filter, to: path)
+        }
+      } else {
+        filter = try SeccompCompiler.defaultFilter()
+      }
+      kept = filter
+      return filter
+    }
   }
 
   /// nil when caching is off or no identity or directory can be had.

@@ -191,7 +191,7 @@ public final class CrashLab {
         code: .unsupported, step: "crash lab", reason: "the crash lab needs root: its safety box is a cgroup",
         hint: "run it as root (sudo bulkhead crash)")
     }
-    guard let cgroups = Cgroups.detect() else {
+    guard let cgroups = Cgroups.current else {
       throw BulkheadError(
         code: .unsupported, step: "crash lab", reason: "no usable cgroup hierarchy for the safety box",
         hint: "mount cgroup v1 (memory, pids, cpu) or v2")

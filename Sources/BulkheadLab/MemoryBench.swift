@@ -73,7 +73,7 @@ public enum MemoryBench {
         code: .unsupported, step: "bench memory", reason: "cgroup accounting needs root",
         hint: "run it as root (sudo bulkhead bench memory)")
     }
-    guard let cgroups = Cgroups.detect() else {
+    guard let cgroups = Cgroups.current else {
       throw BulkheadError(
         code: .unsupported, step: "bench memory", reason: "no usable cgroup hierarchy with a memory controller",
         hint: "mount the cgroup v1 memory hierarchy or cgroup v2")

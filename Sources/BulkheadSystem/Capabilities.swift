@@ -14,11 +14,12 @@ public enum Capabilities {
     "CAP_AUDIT_WRITE",
   ]
 
-  /// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap).
-  public static var lastCapability: Int32 {
+  /// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap),
+  /// read once per process: a launch needs it several times.
+  public static let lastCapability: Int32 = {
     let text = readTextFile("/proc/sys/kernel/cap_last_cap") ?? ""
     return Int32(text.split(separator: "\n").first ?? "") ?? Int32(CAP_LAST_CAP)
-  }
+  }()
 
   /// The number of a capability written as users write it: `net_raw`,
   /// `CAP_NET_RAW`, `cap_net_raw`; nil when libcap does not know it.

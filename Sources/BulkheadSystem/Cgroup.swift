@@ -1,4 +1,5 @@
 import BulkheadSpec
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -218,6 +219,21 @@ public struct Cgroups: Sendable {
     var copy = self
     copy.base = group.directories
     return copy
+  }
+
+  /// This process's hierarchy, detected once: a fleet or a benchmark launches
+  /// thousands of sandboxes, and the mount table does not change under them.
+  public static let current: Cgroups? = detect()
+
+  private static let swept = Atomic<Bool>(false)
+
+  /// `sweepStale()` once per process for bulkhead's own hierarchy: a supervisor
+  /// that died before this one started is found at the first launch; one killed
+  /// later is found by the next bulkhead.
+  public func sweepStaleOnce() {
+    guard base == nil, Self.swept.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+    else { return }
+    sweepStale()
   }
 
   /// Reads /proc/self/mountinfo and /proc/self/cgroup. v2 when the unified
