@@ -54,15 +54,7 @@ public struct BenchReportOptions: ParsableArguments {
   /// The levels asked for, in the order of the levels.
   public func chosenLevels() throws(BulkheadError) -> [IsolationLevel] {
     guard let levels else { return IsolationLevel.allCases }
-    var chosen = Set<IsolationLevel>()
-    for name in levels.split(separator: ",", omittingEmptySubsequences: false) {
-      let text = String(name.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-      guard let level = IsolationLevel(rawValue: text.lowercased()) else {
-        throw .invalidSpec(
-          field: "--levels", value: text, reason: "unknown level", hint: "choose from task, thread, process, container")
-      }
-      chosen.insert(level)
-    }
+    let chosen = try parseLevels(levels, field: "--levels")
     return IsolationLevel.allCases.filter(chosen.contains)
   }
 

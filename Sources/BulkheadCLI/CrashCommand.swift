@@ -103,14 +103,15 @@ struct CrashCommand: ParsableCommand {
   }
 }
 
-/// "task,container" -> levels, with a one-line error naming the bad one.
+/// "task, container" -> levels in the order given, each once, with a one-line
+/// error naming the bad one: the one parser of every --levels.
 func parseLevels(_ text: String, field: String) throws(BulkheadError) -> [IsolationLevel] {
   var levels: [IsolationLevel] = []
-  for name in text.split(separator: ",") {
-    guard let level = IsolationLevel(rawValue: String(name).lowercased()) else {
+  for part in text.split(separator: ",") {
+    let name = part.filter { $0 != " " }.lowercased()
+    guard let level = IsolationLevel(rawValue: name) else {
       throw BulkheadError.invalidSpec(
-        field: field, value: String(name), reason: "unknown level", hint: "choose from task, thread, process, container"
-      )
+        field: field, value: name, reason: "unknown level", hint: "choose from task, thread, process, container")
     }
     if !levels.contains(level) { levels.append(level) }
   }

@@ -65,18 +65,9 @@ public struct InspectCommand: ParsableCommand {
     }
     let runner = InspectRunner(probePath: probeLocation(), hostExecutable: currentExecutablePath())
     if allLevels || levels != nil {
-      var chosen: [IsolationLevel] = IsolationLevel.allCases
-      if let levels {
-        chosen = []
-        for name in levels.split(separator: ",") {
-          guard let level = IsolationLevel(rawValue: String(name).lowercased()) else {
-            throw BulkheadError.invalidSpec(
-              field: "--levels", value: String(name), reason: "unknown level",
-              hint: "choose from task, thread, process, container")
-          }
-          chosen.append(level)
-        }
-      }
+      let chosen =
+        try levels.map { text throws(BulkheadError) in try parseLevels(text, field: "--levels") }
+        ?? IsolationLevel.allCases
       try emit(
         Self.scorecard(host: host, levels: chosen, flags: options.flags, runner: runner) { line in
           if isatty(2) == 1 { printError(line) }
