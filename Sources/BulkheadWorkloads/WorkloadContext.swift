@@ -1,3 +1,5 @@
+import CBench
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -28,9 +30,7 @@ public struct WorkloadContext: Sendable {
   /// CLOCK_MONOTONIC (one clock in every pid namespace): the crash lab measures from
   /// it how long the supervisor took to learn how the fault ended.
   public func announce(_ line: String) {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    emit("\(line) [monotonic \(UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))]")
+    emit("\(line) [monotonic \(bhb_now_ns())]")
   }
 
   /// Writes one line with a single write(2), so lines of sibling workloads do not interleave.

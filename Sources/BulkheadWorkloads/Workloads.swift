@@ -1,3 +1,4 @@
+import CBench
 import CWorkloads
 
 #if canImport(Glibc)
@@ -116,10 +117,10 @@ public enum Workloads {
     var round = 0
     while true {
       round += 1
-      let start = MonotonicClock.nanoseconds()
+      let start = bhb_now_ns()
       var forkErr: Int32 = 0
       let allocated = bhw_canary_round(8 << 20, &forkErr) == 1
-      let micros = (MonotonicClock.nanoseconds() - start) / 1000
+      let micros = (bhb_now_ns() - start) / 1000
       let fork = forkErr == 0 ? "ok" : String(cString: strerror(forkErr))
       context.emit("canary \(round) fork=\(fork) alloc=\(allocated ? "ok" : "failed") us=\(micros)")
       sleepMilliseconds(intervalMilliseconds)
@@ -142,14 +143,6 @@ public enum Workloads {
     while true {
       x &+= 1
       withUnsafeMutablePointer(to: &x) { _ = $0 }
-    }
-  }
-
-  enum MonotonicClock {
-    static func nanoseconds() -> UInt64 {
-      var ts = timespec()
-      clock_gettime(CLOCK_MONOTONIC, &ts)
-      return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
   }
 
