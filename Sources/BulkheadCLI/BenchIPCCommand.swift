@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulkheadCore
 import BulkheadLab
 import BulkheadReports
 import BulkheadSpec
@@ -87,7 +88,7 @@ public struct BenchIPCCommand: ParsableCommand {
   /// Why the host-container measurements cannot run here, if they cannot.
   static func containerUnavailable() -> String? {
     if getuid() != 0 { return "needs root (run as root, or pass --levels task,thread,process)" }
-    guard let rootfs = defaultRootfsLocation(), access(rootfs + "/bin/bulkhead-probe", X_OK) == 0 else {
+    guard Launcher.probe(inRootfs: defaultRootfsLocation()) != nil else {
       return "no Rootfs/ with bin/bulkhead-probe (run Scripts/build and Scripts/rootfs, or set BULKHEAD_ROOTFS)"
     }
     return nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulkheadCore
 import BulkheadSpec
 import BulkheadSystem
 
@@ -145,9 +146,5 @@ public func probeLocation() -> String? {
     let sibling = exe[..<slash] + "/bulkhead-probe"
     if access(String(sibling), X_OK) == 0 { return String(sibling) }
   }
-  if let rootfs = defaultRootfsLocation() {
-    let inRootfs = rootfs + "/bin/bulkhead-probe"
-    if access(inRootfs, X_OK) == 0 { return inRootfs }
-  }
-  return nil
+  return Launcher.probe(inRootfs: defaultRootfsLocation())
 }

@@ -19,6 +19,13 @@ public struct Launcher: Sendable {
   /// Where `bulkhead-probe` is inside a container's rootfs.
   public static let probeInRootfs = "/bin/bulkhead-probe"
 
+  /// The probe of the root filesystem `rootfs`, as seen from the host, when it is
+  /// there and executable: what the container level needs to run built-ins.
+  public static func probe(inRootfs rootfs: String?) -> String? {
+    guard let path = rootfs.map({ $0 + probeInRootfs }), access(path, X_OK) == 0 else { return nil }
+    return path
+  }
+
   /// The host path of `bulkhead-probe`, for built-in workloads at the process level.
   public var probePath: String?
   /// An executable with the hidden `_host` entry (the bulkhead binary), for the

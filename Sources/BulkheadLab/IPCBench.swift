@@ -1,3 +1,4 @@
+import BulkheadCore
 import BulkheadSpec
 import BulkheadWorkloads
 import CBench
@@ -180,7 +181,7 @@ public enum IPCBench {
           code: .unsupported, step: "container level", reason: "the host-container measurements need root",
           hint: "run as root, or pass --levels task,thread,process")
       }
-      guard let rootfs = config.rootfs, access(rootfs + "/bin/bulkhead-probe", X_OK) == 0 else {
+      guard Launcher.probe(inRootfs: config.rootfs) != nil else {
         throw BulkheadError(
           code: .setupFailed, step: "rootfs", value: config.rootfs,
           reason: "no root filesystem with bin/bulkhead-probe for the container level",

@@ -155,7 +155,7 @@ public enum MemoryBench {
     if levels.contains(.process) {
       // The rootfs's probe when there is one: the same executable as the
       // containers', so that the two levels differ in isolation only.
-      let rootfsProbe = config.rootfs.map { $0 + "/bin/bulkhead-probe" }.flatMap { access($0, X_OK) == 0 ? $0 : nil }
+      let rootfsProbe = Launcher.probe(inRootfs: config.rootfs)
       let probe = rootfsProbe ?? config.probePath
       out.append(
         Plan(
@@ -170,7 +170,7 @@ public enum MemoryBench {
     }
     if levels.contains(.container) {
       let noRootfs: String? =
-        config.rootfs.map { access($0 + "/bin/bulkhead-probe", X_OK) == 0 } == true
+        Launcher.probe(inRootfs: config.rootfs) != nil
         ? nil : "no rootfs with bin/bulkhead-probe: run Scripts/build and Scripts/rootfs"
       // On v2 a single thread cannot join a cgroup of its own: containers then get
       // one of their own (a pids limit) so that they are accounted at all.
