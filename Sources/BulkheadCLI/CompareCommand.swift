@@ -21,7 +21,7 @@ struct CompareCommand: ParsableCommand {
       --all-levels), a crash matrix over the faults that tell the story, and a cost \
       summary (spawn p50/p99, the 1-byte round trip and streaming through a pipe on \
       one core, memory per idle unit). A VM column gives Firecracker's published \
-      figures, labelled as such. About a minute; --quick takes about half that.
+      figures, labelled as such. About 30 s on two cores; --quick about 25 s.
 
       Examples:
         bulkhead compare

@@ -43,6 +43,11 @@ struct CompareTests {
 
   @Test func theJSONHasEveryLevelAndTheVMFromPublishedFigures() throws {
     let json = try Self.run.get().json
+    // --quick, as docs/json-compare.md says: four faults, two siblings.
+    let crash = try #require(json["crash"] as? [String: Any])
+    #expect(crash["faults"] as? [String] == ["segv", "oom", "fork-bomb", "orphan"])
+    #expect(crash["siblings"] as? Int == 2)
+    #expect(json["quick"] as? Bool == true)
     #expect(json["schema"] as? String == "bulkhead.compare/1")
     #expect(try summaries().keys.sorted() == ["container", "process", "task", "thread"])
     let vm = try #require(json["vm"] as? [String: Any])
@@ -74,6 +79,25 @@ struct CompareTests {
         ($0["property"] as? String)?.hasSuffix(" namespace") == true && $0["verdict"] as? String == "isolated"
       }
       #expect(isolated.count == s["namespacesIsolated"] as? Int, "\(level)")
+      #expect(mine.filter { $0["verdict"] as? String == "partial" }.count == s["crashPartial"] as? Int)
+      #expect((spawn["distribution"] as? [String: Any])?["p99"] as? Int == s["spawnP99"] as? Int, "\(level)")
+      let namespaces = rows.filter { ($0["property"] as? String)?.hasSuffix(" namespace") == true }
+      #expect(namespaces.count == s["namespacesTotal"] as? Int)
+      let checks = rows.filter { ($0["property"] as? String)?.hasPrefix("check: ") == true }
+      #expect(checks.count == s["checksTotal"] as? Int)
+      #expect(
+        checks.filter { ["reduced", "isolated"].contains($0["verdict"] as? String) }.count == s["checksDenied"] as? Int)
+      // Round trip and streaming: that level's one-core results, named by transport.
+      let ipcLevel = level == "container" ? "host-container" : level
+      let oneCore = cost.filter {
+        $0["kind"] as? String == "ipc" && $0["level"] as? String == ipcLevel
+          && ($0["placement"] as? String)?.hasPrefix("same core") == true
+      }
+      let transport = try #require(s["roundTripTransport"] as? String, "\(level)")
+      let rtt = try #require(oneCore.first { ($0["name"] as? String) == "\(transport) blocking rtt 1B" }, "\(level)")
+      #expect((rtt["distribution"] as? [String: Any])?["p50"] as? Int == s["roundTripP50"] as? Int, "\(level)")
+      let stream = try #require(oneCore.first { $0["metric"] as? String == "throughput" }, "\(level)")
+      #expect((stream["distribution"] as? [String: Any])?["p50"] as? Int == s["streamP50"] as? Int, "\(level)")
       #expect((s["memoryPerUnit"] as? Int ?? 0) > 0, "\(level): memory per unit measured")
       #expect((s["roundTripP50"] as? Int ?? 0) > 0, "\(level): a round trip measured")
     }

@@ -190,4 +190,15 @@ struct RootlessTests {
     #expect(Array(r.lines.prefix(3)) == ["0", "1", "bulkhead"], "\(r.stdout)")
     #expect(r.lines.last?.split(separator: " ").map(String.init) == ["0", "65534", "1"])
   }
+
+  /// The labs need root (cgroups, the crash lab's box): as another user they say so
+  /// in one line and exit 125, as the README's exit-code table has it.
+  @Test(arguments: [["crash"], ["compare", "--quick"], ["bench", "memory"]])
+  func theLabsThatNeedRootRefuseInOneLine(_ args: [String]) throws {
+    let r = try Harness.shell(
+      "setpriv --reuid 65534 --regid 65534 --clear-groups \"$BULKHEAD\" " + args.joined(separator: " "))
+    #expect(r.status == 125, "\(args): \(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+    #expect(r.stderr.contains("needs root"), "\(args)")
+  }
 }

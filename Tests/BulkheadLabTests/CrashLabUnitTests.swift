@@ -53,4 +53,16 @@ import Testing
     #expect(CrashLab.verdict(left) == .partial)
     #expect(left.summary.contains("LEFT 1"))
   }
+
+  /// The README states the safety box's and each container's limits.
+  @Test func theBoxAndTheContainersHaveTheLimitsTheREADMEStates() {
+    let config = CrashLab.Config()
+    #expect(config.boxMemoryBytes == 256 << 20)
+    #expect(config.boxPids == 256)
+    #expect(config.boxCPUs == 1.5)
+    #expect(config.containerMemoryBytes == 64 << 20)
+    #expect(config.containerPids == 64)
+    #expect(config.descriptorLimit == 4096)
+    #expect(config.siblings == 3 && config.windowMilliseconds == 600)
+  }
 }
