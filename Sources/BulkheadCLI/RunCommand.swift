@@ -74,7 +74,13 @@ public struct RunCommand: ParsableCommand {
     let startMono = monotonicNanoseconds()
     let workload: Workload
     do {
-      let launcher = Launcher(probePath: probeLocation(), hostExecutable: currentExecutablePath())
+      // The probe runs built-ins at the process level (a container has its own in
+      // the rootfs); the host executable runs the thread and task levels. A plain
+      // command needs neither, so neither is looked for.
+      let builtIn = !spec.workloads.isEmpty
+      let launcher = Launcher(
+        probePath: builtIn && spec.level == .process ? probeLocation() : nil,
+        hostExecutable: builtIn && (spec.level == .thread || spec.level == .task) ? currentExecutablePath() : nil)
       workload = try launcher.start(spec, recordNamespaces: jsonStatus != nil)
     } catch {
       let status = ExitStatus.code(for: error)

@@ -166,14 +166,11 @@ public struct Launcher: Sendable {
     }
     let flags = NamespaceKind.cloneFlags(plan.namespaces)
     var spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, group?.directoryFD ?? -1)
-    if spawned.pid <= 0, let g = group, g.directoryFD >= 0,
-      [ENOSYS, EPERM, EINVAL, E2BIG].contains(spawned.err)
-    {
+    if spawned.pid <= 0, (group?.directoryFD ?? -1) >= 0, [ENOSYS, EPERM, EINVAL, E2BIG].contains(spawned.err) {
       // clone3 or CLONE_INTO_CGROUP is unavailable (an old kernel, an outer seccomp
       // profile): clone without it and join the cgroup before the child is released.
       spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, -1)
       joinAfterClone = true
-      _ = g
     }
     go.read.close()
     report.write.close()
