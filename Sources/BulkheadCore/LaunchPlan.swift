@@ -93,11 +93,10 @@ public final class LaunchPlan {
     var flags: Int32 = Int32(BH_CHILD_SETSID)
     if namespaces.contains(.net) { flags |= Int32(BH_CHILD_LOOPBACK_UP) }
     if namespaces.contains(.uts) { flags |= Int32(BH_CHILD_SET_HOSTNAME) }
-    if spec.level == .container {
-      flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
-      if spec.readOnlyRoot { flags |= Int32(BH_CHILD_READONLY_ROOT) }
-    }
+    if spec.level == .container && spec.readOnlyRoot { flags |= Int32(BH_CHILD_READONLY_ROOT) }
     let confinement = spec.confinement
+    // no_new_privs in a container and with any confinement asked for; a seccomp
+    // filter (which needs it) exists only in one of those two cases.
     if spec.level == .container || confinement.isExplicit {
       flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
     }
@@ -123,7 +122,6 @@ public final class LaunchPlan {
       config.pointee.seccomp_filter = UnsafeRawPointer(buffer)
       config.pointee.seccomp_length = UInt16(filter.instructions.count)
       config.pointee.seccomp_flags = filter.flags
-      flags |= Int32(BH_CHILD_NO_NEW_PRIVS)
     }
     if let user = confinement.user {
       flags |= Int32(BH_CHILD_SET_IDS)
