@@ -65,6 +65,8 @@ public final class Fleet {
   public private(set) var count = 0
   /// Members not yet ended.
   public var running: Int { members.count }
+  /// The deadline the timer is set for (nil: disarmed).
+  private var armedFor: UInt64?
 
   private static let signalToken = UInt64.max
   private static let timerToken = UInt64.max - 1
@@ -162,6 +164,7 @@ public final class Fleet {
         for signal in signals?.drain() ?? [] { forward(signal) }
       case Self.timerToken:
         _ = timer.consume()
+        armedFor = nil
         expireDeadlines(now: monotonicNanoseconds())
       default:
         let index = Int(token >> 2)
@@ -329,6 +332,10 @@ public final class Fleet {
         earliest = min(earliest ?? at, at)
       }
     }
+    // The timer is set only when the earliest deadline changed: most wakeups (a
+    // line, an end) leave it as it was, and a run without deadlines never sets it.
+    guard earliest != armedFor else { return }
+    armedFor = earliest
     guard let earliest else {
       timer.arm(milliseconds: 0)
       return
