@@ -43,14 +43,15 @@ public enum FastRunParser {
         name = name[..<eq]
       }
       switch name {
-      case "rw", "keep-env", "userns":
+      case "rw", "keep-env", "userns", "overlay", "bind-cwd", "bind-cwd-ro":
         guard inlineValue == nil else { return nil }
-        if name == "rw" {
-          flags.rw = true
-        } else if name == "userns" {
-          flags.userns = true
-        } else {
-          flags.keepEnv = true
+        switch name {
+        case "rw": flags.rw = true
+        case "userns": flags.userns = true
+        case "overlay": flags.overlay = true
+        case "bind-cwd": flags.bindCwd = true
+        case "bind-cwd-ro": flags.bindCwdRo = true
+        default: flags.keepEnv = true
         }
         i += 1
         continue
@@ -75,6 +76,8 @@ public enum FastRunParser {
       case "rootfs": flags.rootfs = value
       case "bind": flags.bind.append(value)
       case "tmpfs": flags.tmpfs.append(value)
+      case "bind-overlay": flags.bindOverlay.append(value)
+      case "overlay-dir": flags.overlayDir = value
       case "hostname": flags.hostname = value
       case "cwd": flags.cwd = value
       case "env": flags.env.append(value)

@@ -16,6 +16,11 @@ public struct RunFlags: Sendable, Equatable {
   public var rw = false
   public var bind: [String] = []
   public var tmpfs: [String] = []
+  public var bindOverlay: [String] = []
+  public var bindCwd = false
+  public var bindCwdRo = false
+  public var overlay = false
+  public var overlayDir: String? = nil
   public var hostname: String? = nil
   public var cwd: String? = nil
   public var env: [String] = []
@@ -38,7 +43,9 @@ public struct RunFlags: Sendable, Equatable {
 
   public init(
     level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
-    bind: [String] = [], tmpfs: [String] = [], hostname: String? = nil, cwd: String? = nil, env: [String] = [],
+    bind: [String] = [], tmpfs: [String] = [], bindOverlay: [String] = [], bindCwd: Bool = false,
+    bindCwdRo: Bool = false, overlay: Bool = false, overlayDir: String? = nil, hostname: String? = nil,
+    cwd: String? = nil, env: [String] = [],
     keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil,
     workload: [String] = [], seccomp: String? = nil, capAdd: [String] = [], capDrop: [String] = [],
     user: String? = nil, rlimit: [String] = [], userns: Bool = false, memory: String? = nil,
@@ -50,6 +57,11 @@ public struct RunFlags: Sendable, Equatable {
     self.rw = rw
     self.bind = bind
     self.tmpfs = tmpfs
+    self.bindOverlay = bindOverlay
+    self.bindCwd = bindCwd
+    self.bindCwdRo = bindCwdRo
+    self.overlay = overlay
+    self.overlayDir = overlayDir
     self.hostname = hostname
     self.cwd = cwd
     self.env = env
@@ -73,8 +85,13 @@ public struct RunFlags: Sendable, Equatable {
 
   /// Builds and validates the spec. `hostEnvironment` and `defaultRootfs` come in as
   /// values so that the mapping is a pure function (unit-tested without a process).
+  /// The `--rootfs` value that names the host view instead of a directory (a
+  /// directory called `host` is `./host`).
+  public static let hostViewName = "host"
+
   public func makeSpec(
-    command: [String], hostEnvironment: [(name: String, value: String)], defaultRootfs: () -> String?
+    command: [String], hostEnvironment: [(name: String, value: String)], defaultRootfs: () -> String?,
+    currentDirectory: () -> String? = currentWorkingDirectory
   ) throws(BulkheadError) -> Spec {
     guard let level = IsolationLevel(rawValue: level.lowercased()) else {
       throw .invalidSpec(
@@ -99,6 +116,8 @@ public struct RunFlags: Sendable, Equatable {
       let containerOnly: [(String, Bool)] = [
         ("--share", !share.isEmpty), ("--rootfs", rootfs != nil), ("--rw", rw),
         ("--bind", !bind.isEmpty), ("--tmpfs", !tmpfs.isEmpty), ("--hostname", hostname != nil),
+        ("--bind-overlay", !bindOverlay.isEmpty), ("--bind-cwd", bindCwd), ("--bind-cwd-ro", bindCwdRo),
+        ("--overlay", overlay), ("--overlay-dir", overlayDir != nil),
       ]
       if let (flag, _) = containerOnly.first(where: { $0.1 }) {
         throw .invalidSpec(
@@ -112,7 +131,25 @@ public struct RunFlags: Sendable, Equatable {
         hint: "a shared UTS namespace keeps the host's name")
     }
     var mounts: [MountSpec] = []
+    var workingDirectory = cwd
+    if bindCwd || bindCwdRo {
+      if bindCwd && bindCwdRo {
+        throw .invalidSpec(
+          field: "--bind-cwd-ro", value: nil, reason: "conflicts with --bind-cwd", hint: "give one of the two")
+      }
+      guard let here = currentDirectory() else {
+        throw .setupFailed(step: "--bind-cwd", value: nil, errno: ENOENT, hint: "run it from an existing directory")
+      }
+      if here == "/" {
+        throw .invalidSpec(
+          field: bindCwd ? "--bind-cwd" : "--bind-cwd-ro", value: here, reason: "cannot bind the host's own /",
+          hint: "cd into the project directory first")
+      }
+      mounts.append(.bind(source: here, target: here, readOnly: bindCwdRo))
+      if workingDirectory == nil { workingDirectory = here }
+    }
     for text in bind { mounts.append(try MountSpec.parseBind(text)) }
+    for text in bindOverlay { mounts.append(try MountSpec.parseOverlay(text)) }
     for target in tmpfs { mounts.append(.tmpfs(target: target)) }
 
     var environment: [EnvironmentVariable] = []
@@ -151,8 +188,11 @@ public struct RunFlags: Sendable, Equatable {
     }
 
     var resolvedRootfs: String? = nil
+    var hostView: HostView? = nil
     if level == .container {
-      if let rootfs {
+      if rootfs == Self.hostViewName {
+        hostView = .standard(sharesNetwork: shared.contains(.net))
+      } else if let rootfs {
         resolvedRootfs = rootfs.hasPrefix("/") ? rootfs : absolutePath(rootfs)
       } else if let found = defaultRootfs() {
         resolvedRootfs = found
@@ -179,8 +219,11 @@ public struct RunFlags: Sendable, Equatable {
     let spec = Spec(
       level: level, command: command, workloads: workload,
       namespaces: level == .container ? NamespaceKind.containerDefault.subtracting(shared) : [],
-      rootfs: resolvedRootfs, readOnlyRoot: !rw, hostname: hostname ?? "bulkhead",
-      workingDirectory: cwd, mounts: mounts, environment: environment, passFDs: passFd,
+      rootfs: resolvedRootfs, hostView: hostView,
+      overlay: overlay || overlayDir != nil
+        ? RootOverlay(upperDirectory: overlayDir.map { $0.hasPrefix("/") ? $0 : absolutePath($0) }) : nil,
+      readOnlyRoot: !rw, hostname: hostname ?? "bulkhead",
+      workingDirectory: workingDirectory, mounts: mounts, environment: environment, passFDs: passFd,
       graceMilliseconds: try parseDurationMilliseconds(grace, field: "--grace"),
       timeoutMilliseconds: try timeout.map { text throws(BulkheadError) in
         try parseDurationMilliseconds(text, field: "--timeout")
@@ -202,8 +245,14 @@ public struct RunFlags: Sendable, Equatable {
 
 /// `path` made absolute against the working directory.
 func absolutePath(_ path: String) -> String {
+  guard let here = currentWorkingDirectory() else { return path }
+  return (here == "/" ? "" : here) + "/" + path
+}
+
+/// getcwd(3), nil when the directory is gone.
+public func currentWorkingDirectory() -> String? {
   var buffer = [CChar](repeating: 0, count: 4096)
-  guard getcwd(&buffer, buffer.count) != nil else { return path }
+  guard getcwd(&buffer, buffer.count) != nil else { return nil }
   let length = buffer.firstIndex(of: 0) ?? buffer.count
-  return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+  return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

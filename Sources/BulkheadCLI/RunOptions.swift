@@ -17,17 +17,40 @@ public struct RunOptions: ParsableArguments {
       valueName: "kind"))
   public var share: [String] = []
 
-  @Option(help: ArgumentHelp("Root filesystem for the container (default: the project's Rootfs/).", valueName: "dir"))
+  @Option(
+    help: ArgumentHelp(
+      "Root filesystem for the container (default: the project's Rootfs/), or 'host': the host's own /usr, /bin, /lib* read-only and a few /etc files, nothing else (a directory named host: ./host).",
+      valueName: "dir|host"))
   public var rootfs: String?
 
   @Flag(help: "Leave the container's root filesystem writable.")
   public var rw = false
+
+  @Flag(help: "An overlayfs over the root: the workload may write anywhere; the writes (on a tmpfs) vanish at exit.")
+  public var overlay = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Like --overlay, but keep the writes: they land in DIR/upper (DIR/work is overlayfs's).", valueName: "dir"))
+  public var overlayDir: String?
 
   @Option(help: ArgumentHelp("Bind a host path into the container. Repeatable.", valueName: "src:dst[:ro]"))
   public var bind: [String] = []
 
   @Option(help: ArgumentHelp("Mount an empty tmpfs in the container. Repeatable.", valueName: "dst"))
   public var tmpfs: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "A copy-on-write view of a host tree: writes at DST go to a tmpfs and vanish, SRC is untouched. Repeatable.",
+      valueName: "src:dst"))
+  public var bindOverlay: [String] = []
+
+  @Flag(help: "Bind the current directory read-write at the same path inside, and start there.")
+  public var bindCwd = false
+
+  @Flag(help: "Bind the current directory read-only at the same path inside, and start there.")
+  public var bindCwdRo = false
 
   @Option(help: "Hostname inside the container's UTS namespace.")
   public var hostname: String?
@@ -100,7 +123,8 @@ public struct RunOptions: ParsableArguments {
   /// The parsed values, as the plain `RunFlags` that `makeSpec` maps.
   public var flags: RunFlags {
     RunFlags(
-      level: level, share: share, rootfs: rootfs, rw: rw, bind: bind, tmpfs: tmpfs, hostname: hostname, cwd: cwd,
+      level: level, share: share, rootfs: rootfs, rw: rw, bind: bind, tmpfs: tmpfs, bindOverlay: bindOverlay,
+      bindCwd: bindCwd, bindCwdRo: bindCwdRo, overlay: overlay, overlayDir: overlayDir, hostname: hostname, cwd: cwd,
       env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout, workload: workload,
       seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: user, rlimit: rlimit, userns: userns,
       memory: memory, memorySwap: memorySwap, pids: pids, cpus: cpus, cpuTime: cpuTime)

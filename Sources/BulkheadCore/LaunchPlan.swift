@@ -59,8 +59,15 @@ public final class LaunchPlan {
     }
 
     var mountPlan: [Op] = []
-    if let rootfs {
-      mountPlan = try Self.mountPlan(spec: spec, rootfs: rootfs, stdinIsTerminal: stdinIsTerminal)
+    var stageCount = 0
+    var childRoot: String? = nil
+    if spec.level == .container && (rootfs != nil || spec.hostView != nil) {
+      var layers = try Self.planLayers(spec: spec, rootfs: rootfs, userNamespace: namespaces.contains(.user))
+      let inside = try Self.mountPlan(
+        spec: spec, layers: &layers, stdinIsTerminal: stdinIsTerminal, userNamespace: namespaces.contains(.user))
+      mountPlan = layers.stage + inside
+      stageCount = layers.stage.count
+      childRoot = layers.childRoot
     }
 
     opsBuffer = .allocate(capacity: max(mountPlan.count, 1))
@@ -93,7 +100,10 @@ public final class LaunchPlan {
     var flags: Int32 = Int32(BH_CHILD_SETSID)
     if namespaces.contains(.net) { flags |= Int32(BH_CHILD_LOOPBACK_UP) }
     if namespaces.contains(.uts) { flags |= Int32(BH_CHILD_SET_HOSTNAME) }
-    if spec.level == .container && spec.readOnlyRoot { flags |= Int32(BH_CHILD_READONLY_ROOT) }
+    // An overlay over the root is there to be written to (and its writes vanish).
+    if spec.level == .container && spec.readOnlyRoot && spec.overlay == nil {
+      flags |= Int32(BH_CHILD_READONLY_ROOT)
+    }
     let confinement = spec.confinement
     // no_new_privs in a container and with any confinement asked for; a seccomp
     // filter (which needs it) exists only in one of those two cases.
@@ -147,12 +157,13 @@ public final class LaunchPlan {
     config.pointee.path_search = UnsafePointer(own(path))
     config.pointee.argv = UnsafePointer(argv)
     config.pointee.envp = UnsafePointer(envp)
-    config.pointee.rootfs = self.rootfs.map { UnsafePointer(own($0)) }
+    config.pointee.rootfs = childRoot.map { UnsafePointer(own($0)) }
     config.pointee.hostname = UnsafePointer(own(spec.hostname))
     let cwd = spec.level == .container ? (spec.workingDirectory ?? "/") : spec.workingDirectory
     config.pointee.cwd = cwd.map { UnsafePointer(own($0)) }
     config.pointee.ops = UnsafePointer(opsBuffer)
     config.pointee.op_count = mountPlan.count
+    config.pointee.stage_op_count = stageCount
     config.pointee.rlimits = UnsafePointer(rlimitsBuffer)
     config.pointee.rlimit_count = limits.count
     config.pointee.keep_fds = UnsafePointer(keepFDs)
@@ -271,6 +282,19 @@ public final class LaunchPlan {
     public var flags: UInt
     public var what: String
     public var optional = false
+
+    public init(
+      kind: Int32, source: String? = nil, target: String, data: String? = nil, flags: UInt, what: String,
+      optional: Bool = false
+    ) {
+      self.kind = kind
+      self.source = source
+      self.target = target
+      self.data = data
+      self.flags = flags
+      self.what = what
+      self.optional = optional
+    }
   }
 
   /// Paths of a fresh /proc that reach the host's kernel state: read-only, as runc
@@ -290,8 +314,11 @@ public final class LaunchPlan {
   public static let tmpSize = "256m"
 
   /// The ordered mount plan: /proc, a minimal /dev, /tmp, then the user's mounts.
-  static func mountPlan(spec: Spec, rootfs: String, stdinIsTerminal: Bool) throws(BulkheadError) -> [Op] {
+  static func mountPlan(spec: Spec, layers: inout Layers, stdinIsTerminal: Bool, userNamespace: Bool)
+    throws(BulkheadError) -> [Op]
+  {
     var plan: [Op] = []
+    let rootfs = layers.childRoot
     let nosuid = UInt(MS_NOSUID)
     let nodev = UInt(MS_NODEV)
     let noexec = UInt(MS_NOEXEC)
@@ -303,6 +330,16 @@ public final class LaunchPlan {
         Op(
           kind: Int32(kind.rawValue), source: source, target: target, data: data, flags: flags, what: what,
           optional: optional))
+    }
+    if let view = spec.hostView {
+      plan += try hostViewOps(view, spec: spec, layers: &layers, userNamespace: userNamespace)
+    }
+    // In a root of Bulkhead's own (the host view, an overlay) /proc, /dev and /tmp
+    // may be missing: made there. A rootfs bound as it is must have them.
+    if layers.layer(of: "/")?.owned == true {
+      for path in ["/proc", "/dev", "/tmp"] {
+        add(BH_OP_MKPATH, "/", path, nil, 0, "create \(path)")
+      }
     }
     add(BH_OP_PROC, nil, "/proc", nil, 0, "proc on /proc")
     for path in readOnlyProcPaths {
@@ -336,17 +373,21 @@ public final class LaunchPlan {
     }
     add(BH_OP_TMPFS, nil, "/tmp", "mode=1777,size=\(Self.tmpSize)", nosuid | nodev, "tmpfs on /tmp")
 
-    // Mount points under a tmpfs Bulkhead mounted are created there; anywhere else
-    // they must exist in the rootfs, which Bulkhead never writes to.
-    var tmpfsRoots = ["/tmp", "/dev", "/dev/shm"]
+    // Mount points are created only in a layer Bulkhead made (the host view's root,
+    // an overlay, /tmp, a --tmpfs), never in a rootfs bound as it is or a host bind:
+    // the deepest mount that holds the target decides, and the child checks it again
+    // (same mount) for every component it creates, resolved inside the root.
+    layers.mounts += [("/tmp", true), ("/dev", false), ("/proc", false)]
     for mount in spec.mounts {
       let target = MountSpec.normalize(mount.target)
+      try checkTarget(mount, target)
       var isDirectory = true
       var source: String? = nil
-      if case .bind(let rawSource, _, _) = mount {
+      switch mount {
+      case .bind(let rawSource, _, _), .overlay(let rawSource, _):
         guard let resolved = realpath(rawSource, nil) else {
           throw .setupFailed(
-            step: "--bind source", value: rawSource, errno: errno,
+            step: "\(mount.flag) source", value: rawSource, errno: errno,
             hint: "the source must exist on the host")
         }
         source = String(cString: resolved)
@@ -354,25 +395,31 @@ public final class LaunchPlan {
         var st = stat()
         _ = stat(source!, &st)
         isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
-      }
-      if let root = tmpfsRoots.first(where: { target.hasPrefix($0 + "/") }) {
-        var parent = root
-        let rest = target.dropFirst(root.count + 1).split(separator: "/")
-        for (i, component) in rest.enumerated() {
-          let last = i == rest.count - 1
-          let kind = last && !isDirectory ? BH_OP_MKFILE : BH_OP_MKDIR
-          add(kind, nil, parent, String(component), 0, "create \(parent)/\(component)")
-          parent += "/\(component)"
+        if case .overlay = mount, !isDirectory {
+          throw .invalidSpec(field: "--bind-overlay", value: rawSource, reason: "the source must be a directory")
         }
+      case .tmpfs:
+        break
+      }
+      if let layer = layers.layer(of: target), layer.owned, layer.path != target {
+        add(
+          BH_OP_MKPATH, layer.path, target, nil, isDirectory ? 0 : 1,
+          "create the mount point \(target) in \(layer.path)")
       }
       switch mount {
       case .bind(_, _, let readOnly):
         add(
           BH_OP_BIND, source, target, nil, readOnly ? UInt(MS_RDONLY) : 0,
           "bind \(source ?? "") on \(target)\(readOnly ? " (ro)" : "")")
+        layers.mounts.append((target, false))
       case .tmpfs:
         add(BH_OP_TMPFS, nil, target, "mode=0755", nosuid | nodev, "tmpfs on \(target)")
-        tmpfsRoots.append(target)
+        layers.mounts.append((target, true))
+      case .overlay:
+        let options = try overlayOptions(
+          lower: source!, insidePath: target, layers: &layers, keepIn: nil, userNamespace: userNamespace)
+        add(BH_OP_OVERLAY, "overlay", target, options, nosuid | nodev, "overlay over \(source!) on \(target)")
+        layers.mounts.append((target, true))
       }
     }
     return plan

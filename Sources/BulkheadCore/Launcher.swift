@@ -289,12 +289,13 @@ public struct Launcher: Sendable {
     switch bh_step(UInt32(record.step)) {
     case BH_STEP_EXEC:
       let command = plan.spec.command[0]
-      let inside = plan.rootfs.map { " inside the rootfs \($0)" } ?? ""
+      let inside =
+        plan.rootfs.map { " inside the rootfs \($0)" } ?? (plan.spec.hostView != nil ? " in the host view" : "")
       if err == ENOENT || err == ENOTDIR {
         return BulkheadError(
           code: .notFound, step: "execve", value: command,
           reason: "command not found\(inside)", errno: err,
-          hint: plan.rootfs != nil
+          hint: plan.rootfs != nil || plan.spec.hostView != nil
             ? "the command and PATH are looked up inside the rootfs; check the command exists there"
             : "check the command name and PATH")
       }
@@ -306,11 +307,16 @@ public struct Launcher: Sendable {
       }
       return .setupFailed(step: step, value: command, errno: err)
     case BH_STEP_RESOLVE_TARGET, BH_STEP_MOUNT, BH_STEP_MKDIR, BH_STEP_MKFILE, BH_STEP_SYMLINK,
-      BH_STEP_REMOUNT:
+      BH_STEP_REMOUNT, BH_STEP_MKPATH, BH_STEP_COPY:
       let what = plan.describeOp(record.index)
       var hint: String? = nil
       if bh_step(UInt32(record.step)) == BH_STEP_RESOLVE_TARGET && err == ENOENT {
-        hint = "create the mount point in the rootfs, or mount under /tmp where Bulkhead creates it"
+        hint =
+          "create the mount point in the rootfs, or use --overlay or --rootfs host, where Bulkhead creates it (as under /tmp)"
+      }
+      if bh_step(UInt32(record.step)) == BH_STEP_MKPATH && err == EROFS {
+        hint =
+          "the path leads out of Bulkhead's own layers (a symlink, a bind, a read-only rootfs); choose another target"
       }
       return .setupFailed(step: step, value: what, errno: err, hint: hint)
     case BH_STEP_CHDIR:

@@ -5,11 +5,15 @@ public enum MountSpec: Sendable, Codable, Equatable {
   case bind(source: String, target: String, readOnly: Bool)
   /// An empty tmpfs at `target`.
   case tmpfs(target: String)
+  /// A copy-on-write view of a host tree (`--bind-overlay`): overlayfs with `source`
+  /// as its read-only lower layer and its upper layer on Bulkhead's own tmpfs, so
+  /// writes at `target` never reach `source` and vanish at exit.
+  case overlay(source: String, target: String)
 
   /// The absolute path inside the container.
   public var target: String {
     switch self {
-    case .bind(_, let target, _), .tmpfs(let target): target
+    case .bind(_, let target, _), .tmpfs(let target), .overlay(_, let target): target
     }
   }
 
@@ -34,5 +38,25 @@ public enum MountSpec: Sendable, Codable, Equatable {
         hint: "for example --bind /srv/data:/data:ro")
     }
     return .bind(source: parts[0], target: parts[1], readOnly: readOnly)
+  }
+
+  /// Parses `SRC:DST` as written after `--bind-overlay`.
+  public static func parseOverlay(_ text: String) throws(BulkheadError) -> MountSpec {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+      throw .invalidSpec(
+        field: "--bind-overlay", value: text, reason: "expected SRC:DST",
+        hint: "for example --bind-overlay /src/project:/work")
+    }
+    return .overlay(source: parts[0], target: parts[1])
+  }
+
+  /// The flag that asks for this kind of mount, for messages.
+  public var flag: String {
+    switch self {
+    case .bind: "--bind"
+    case .tmpfs: "--tmpfs"
+    case .overlay: "--bind-overlay"
+    }
   }
 }

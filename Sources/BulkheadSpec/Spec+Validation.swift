@@ -96,7 +96,7 @@ extension Spec {
           reason: "the \(level.rawValue) level runs built-in workloads, not commands",
           hint: "name one with --workload (e.g. --workload heartbeat), or use --level process")
       }
-      if !namespaces.isEmpty || rootfs != nil || !mounts.isEmpty {
+      if !namespaces.isEmpty || rootfs != nil || hostView != nil || overlay != nil || !mounts.isEmpty {
         throw .invalidSpec(
           field: "--level", value: level.rawValue, reason: "namespaces and mounts apply to the container level only")
       }
@@ -114,13 +114,18 @@ extension Spec {
         reason: "the process level creates no namespaces",
         hint: "drop --share/--unshare or use --level container")
     }
-    if rootfs != nil {
+    if rootfs != nil || hostView != nil {
       throw .invalidSpec(
-        field: "--rootfs", value: rootfs, reason: "applies to the container level only",
+        field: "--rootfs", value: rootfs ?? "host", reason: "applies to the container level only",
         hint: "drop --rootfs or use --level container")
     }
+    if overlay != nil {
+      throw .invalidSpec(
+        field: "--overlay", value: nil, reason: "applies to the container level only",
+        hint: "drop --overlay or use --level container")
+    }
     if !mounts.isEmpty {
-      let flag = mounts.first.map { if case .bind = $0 { "--bind" } else { "--tmpfs" } } ?? "--bind"
+      let flag = mounts.first?.flag ?? "--bind"
       throw .invalidSpec(
         field: flag, value: mounts.first?.target, reason: "applies to the container level only",
         hint: "drop \(flag) or use --level container")
@@ -131,13 +136,36 @@ extension Spec {
   }
 
   private func validateContainerLevel() throws(BulkheadError) {
-    guard let rootfs, !rootfs.isEmpty else {
-      throw .invalidSpec(
-        field: "--rootfs", value: nil, reason: "the container level needs a root filesystem",
-        hint: "pass --rootfs DIR")
+    if let hostView {
+      if rootfs != nil {
+        throw .invalidSpec(
+          field: "--rootfs", value: rootfs, reason: "a spec has either a rootfs or the host view, not both")
+      }
+      for path in hostView.directories + hostView.files {
+        let normal = MountSpec.normalize(path)
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
+          normal != "/"
+        else {
+          throw .invalidSpec(
+            field: "hostView", value: path, reason: "must be an absolute path below / without '.' or '..'")
+        }
+        if HostView.forbidden.contains(where: { normal == $0 || normal.hasPrefix($0 + "/") }) {
+          throw .invalidSpec(
+            field: "hostView", value: path, reason: "the host view never exposes secrets or home directories")
+        }
+      }
+    } else {
+      guard let rootfs, !rootfs.isEmpty else {
+        throw .invalidSpec(
+          field: "--rootfs", value: nil, reason: "the container level needs a root filesystem",
+          hint: "pass --rootfs DIR, or --rootfs host for the host's own programs")
+      }
+      if !rootfs.hasPrefix("/") {
+        throw .invalidSpec(field: "--rootfs", value: rootfs, reason: "must be an absolute path")
+      }
     }
-    if !rootfs.hasPrefix("/") {
-      throw .invalidSpec(field: "--rootfs", value: rootfs, reason: "must be an absolute path")
+    if let upper = overlay?.upperDirectory, !upper.hasPrefix("/") {
+      throw .invalidSpec(field: "--overlay-dir", value: upper, reason: "must be an absolute path")
     }
     if !namespaces.contains(.mnt) {
       throw .invalidSpec(
@@ -158,7 +186,7 @@ extension Spec {
     var targets = Set<String>()
     for mount in mounts {
       let target = mount.target
-      let flag = if case .bind = mount { "--bind" } else { "--tmpfs" }
+      let flag = mount.flag
       guard target.hasPrefix("/") else {
         throw .invalidSpec(
           field: flag, value: target, reason: "the target must be an absolute path inside the rootfs",
@@ -171,9 +199,12 @@ extension Spec {
       if components.contains(where: { $0 == ".." || $0 == "." }) {
         throw .invalidSpec(field: flag, value: target, reason: "'.' and '..' are not allowed in a target")
       }
-      if case .bind(let source, _, _) = mount, !source.hasPrefix("/") {
-        throw .invalidSpec(
-          field: "--bind", value: source, reason: "the source must be an absolute host path")
+      switch mount {
+      case .bind(let source, _, _), .overlay(let source, _):
+        if !source.hasPrefix("/") {
+          throw .invalidSpec(field: flag, value: source, reason: "the source must be an absolute host path")
+        }
+      case .tmpfs: break
       }
       if !targets.insert(MountSpec.normalize(target)).inserted {
         throw .invalidSpec(field: flag, value: target, reason: "two mounts on the same target")

@@ -12,6 +12,10 @@ public struct Spec: Sendable, Codable, Equatable {
   public var namespaces: Set<NamespaceKind>
   /// The root filesystem (container level): an absolute host path.
   public var rootfs: String?
+  /// The host's own programs as the root instead of `rootfs` (`--rootfs host`).
+  public var hostView: HostView?
+  /// An overlayfs over the root (`--overlay`, `--overlay-dir`): writes go to its upper layer.
+  public var overlay: RootOverlay?
   public var readOnlyRoot: Bool
   public var hostname: String
   /// The working directory inside; nil: "/" in a container, the caller's at the process level.
@@ -38,6 +42,8 @@ public struct Spec: Sendable, Codable, Equatable {
     workloads: [String] = [],
     namespaces: Set<NamespaceKind>? = nil,
     rootfs: String? = nil,
+    hostView: HostView? = nil,
+    overlay: RootOverlay? = nil,
     readOnlyRoot: Bool = true,
     hostname: String = "bulkhead",
     workingDirectory: String? = nil,
@@ -55,6 +61,8 @@ public struct Spec: Sendable, Codable, Equatable {
     self.workloads = workloads
     self.namespaces = namespaces ?? (level == .container ? NamespaceKind.containerDefault : [])
     self.rootfs = rootfs
+    self.hostView = hostView
+    self.overlay = overlay
     self.readOnlyRoot = readOnlyRoot
     self.hostname = hostname
     self.workingDirectory = workingDirectory
@@ -71,7 +79,8 @@ public struct Spec: Sendable, Codable, Equatable {
 
 extension Spec {
   enum CodingKeys: String, CodingKey {
-    case level, command, workloads, namespaces, rootfs, readOnlyRoot, hostname, workingDirectory, mounts, environment
+    case level, command, workloads, namespaces, rootfs, hostView, overlay, readOnlyRoot, hostname, workingDirectory,
+      mounts, environment
     case passFDs, graceMilliseconds, timeoutMilliseconds, confinement, cgroup, cpuTimeMilliseconds
   }
 
@@ -84,6 +93,8 @@ extension Spec {
     try c.encode(workloads, forKey: .workloads)
     try c.encode(namespaces.sorted(), forKey: .namespaces)
     try c.encodeIfPresent(rootfs, forKey: .rootfs)
+    try c.encodeIfPresent(hostView, forKey: .hostView)
+    try c.encodeIfPresent(overlay, forKey: .overlay)
     try c.encode(readOnlyRoot, forKey: .readOnlyRoot)
     try c.encode(hostname, forKey: .hostname)
     try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)

@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@ struct bh_mount_attr {
 };
 #define BH_MOUNT_ATTR_RDONLY 0x1ULL
 #define BH_AT_RECURSIVE 0x8000
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x1000U
+#endif
 
 __attribute__((noreturn)) static void bh_fail(const bh_child_config *c, int step, long err,
                                               int index) {
@@ -126,6 +130,103 @@ static void bh_loopback_up(const bh_child_config *c) {
   bh_raw1(__NR_close, s);
 }
 
+/// The id of the mount that holds `fd` (statx STATX_MNT_ID, Linux 5.8).
+static long bh_mount_id(int fd, uint64_t *id) {
+  struct statx stx;
+  long r = bh_raw5(__NR_statx, fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx);
+  if (r < 0) return r;
+  if (!(stx.stx_mask & STATX_MNT_ID)) return -ENOSYS;
+  *id = stx.stx_mnt_id;
+  return 0;
+}
+
+/// BH_OP_MKPATH: creates `op->target` and its missing parents inside the root, but
+/// only on the mount that holds `op->source` (a layer Bulkhead made: the host view's
+/// root, an overlay, /tmp, a --tmpfs). Every parent is resolved with RESOLVE_IN_ROOT,
+/// so a symlink to "/" or ".." lands inside the root; a parent on any other mount (a
+/// rootfs Bulkhead must not write to, a host bind) is refused with EROFS.
+static void bh_make_path(const bh_child_config *c, int rootfd, const bh_op *op, int index) {
+  char buf[BH_PATH_MAX];
+  size_t n = bh_strlen(op->target);
+  if (n == 0 || n >= BH_PATH_MAX || op->target[0] != '/') bh_fail(c, BH_STEP_MKPATH, ENAMETOOLONG, index);
+  for (size_t i = 0; i <= n; i++) buf[i] = op->target[i];
+  long layer = bh_resolve(rootfd, op->source, O_DIRECTORY);
+  if (layer < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, layer, index);
+  uint64_t layer_id = 0;
+  long r = bh_mount_id((int)layer, &layer_id);
+  bh_raw1(__NR_close, layer);
+  if (r < 0) bh_fail(c, BH_STEP_MKPATH, r, index);
+  size_t start = 1;
+  while (start < n) {
+    size_t end = start;
+    while (end < n && buf[end] != '/') end++;
+    if (end == start) {  // "//"
+      start++;
+      continue;
+    }
+    int last = end >= n;
+    char saved = buf[end];
+    buf[end] = 0;
+    long fd = bh_resolve(rootfd, buf, 0);
+    if (fd >= 0) {
+      bh_raw1(__NR_close, fd);
+    } else if (fd != -ENOENT) {
+      bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+    } else {
+      // buf[start..end) is missing: create it in its parent, if that is the layer.
+      long dir;
+      if (start == 1) {
+        dir = bh_resolve(rootfd, "/", O_DIRECTORY);
+      } else {
+        buf[start - 1] = 0;
+        dir = bh_resolve(rootfd, buf, O_DIRECTORY);
+        buf[start - 1] = '/';
+      }
+      if (dir < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, dir, index);
+      uint64_t id = 0;
+      r = bh_mount_id((int)dir, &id);
+      if (r == 0 && id != layer_id) r = -EROFS;
+      if (r == 0) {
+        if (last && (op->flags & 1)) {
+          r = bh_raw4(__NR_openat, dir, buf + start, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+          if (r >= 0) {
+            bh_raw1(__NR_close, r);
+            r = 0;
+          }
+        } else {
+          r = bh_raw3(__NR_mkdirat, dir, buf + start, 0755);
+        }
+        if (r == -EEXIST) r = 0;
+      }
+      bh_raw1(__NR_close, dir);
+      if (r < 0) bh_fail(c, BH_STEP_MKPATH, r, index);
+    }
+    buf[end] = saved;
+    start = end + 1;
+  }
+}
+
+/// BH_OP_COPY: the host file `op->source` (read on the host's paths, before
+/// pivot_root) copied into the directory `op->target` of the root as `op->data`.
+static void bh_copy_file(const bh_child_config *c, int rootfd, const bh_op *op, int index) {
+  long in = bh_raw4(__NR_openat, AT_FDCWD, op->source, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+  if ((in == -ENOENT || in == -ENOTDIR) && op->optional) return;
+  if (in < 0) bh_fail(c, BH_STEP_COPY, in, index);
+  long dir = bh_resolve(rootfd, op->target, O_DIRECTORY);
+  if (dir < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, dir, index);
+  long out = bh_raw4(__NR_openat, dir, op->data, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  bh_raw1(__NR_close, dir);
+  if (out < 0) bh_fail(c, BH_STEP_COPY, out, index);
+  for (;;) {
+    long r = bh_raw4(__NR_sendfile, out, in, 0, 1L << 30);
+    if (r == 0) break;
+    if (r == -EINTR) continue;
+    if (r < 0) bh_fail(c, BH_STEP_COPY, r, index);
+  }
+  bh_raw1(__NR_close, out);
+  bh_raw1(__NR_close, in);
+}
+
 /// One operation of the mount plan, relative to the (not yet pivoted) rootfs.
 static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, int index) {
   char fdpath[32];
@@ -158,8 +259,15 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
       if (r < 0) bh_fail(c, step, r, index);
       return;
     }
+    case BH_OP_MKPATH:
+      bh_make_path(c, rootfd, op, index);
+      return;
+    case BH_OP_COPY:
+      bh_copy_file(c, rootfd, op, index);
+      return;
     case BH_OP_BIND:
     case BH_OP_TMPFS:
+    case BH_OP_OVERLAY:
     case BH_OP_PROC:
     case BH_OP_DEVPTS: {
       long fd = bh_resolve(rootfd, op->target, 0);
@@ -171,6 +279,8 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
         r = bh_raw5(__NR_mount, op->source, fdpath, 0, MS_BIND | MS_REC, 0);
       } else if (op->kind == BH_OP_TMPFS) {
         r = bh_raw5(__NR_mount, "tmpfs", fdpath, "tmpfs", op->flags, op->data);
+      } else if (op->kind == BH_OP_OVERLAY) {
+        r = bh_raw5(__NR_mount, "overlay", fdpath, "overlay", op->flags, op->data);
       } else if (op->kind == BH_OP_PROC) {
         r = bh_raw5(__NR_mount, "proc", fdpath, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
       } else {
@@ -208,12 +318,21 @@ static void bh_enter_rootfs(const bh_child_config *c) {
   // Nothing mounted from here on may propagate back to the host.
   long r = bh_raw5(__NR_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0);
   if (r < 0) bh_fail(c, BH_STEP_MOUNT_PRIVATE, r, 0);
+  // The staging layer (the host view's root, overlay upper layers): on the host's
+  // paths, in this namespace only, before the rootfs (which may live in it) is bound.
+  if (c->stage_op_count) {
+    long hostfd = bh_raw4(__NR_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (hostfd < 0) bh_fail(c, BH_STEP_OPEN_ROOTFS, hostfd, 0);
+    for (size_t i = 0; i < c->stage_op_count && i < c->op_count; i++)
+      bh_apply_op(c, (int)hostfd, &c->ops[i], (int)i);
+    bh_raw1(__NR_close, hostfd);
+  }
   // A bind of the rootfs onto itself makes it a mount point pivot_root accepts.
   r = bh_raw5(__NR_mount, c->rootfs, c->rootfs, 0, MS_BIND | MS_REC, 0);
   if (r < 0) bh_fail(c, BH_STEP_BIND_ROOTFS, r, 0);
   long rootfd = bh_raw4(__NR_openat, AT_FDCWD, c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
   if (rootfd < 0) bh_fail(c, BH_STEP_OPEN_ROOTFS, rootfd, 0);
-  for (size_t i = 0; i < c->op_count; i++) bh_apply_op(c, (int)rootfd, &c->ops[i], (int)i);
+  for (size_t i = c->stage_op_count; i < c->op_count; i++) bh_apply_op(c, (int)rootfd, &c->ops[i], (int)i);
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves
   // no path back to the host's tree (the runc way: no directory needed in the rootfs).
   r = bh_raw1(__NR_fchdir, rootfd);

@@ -180,6 +180,8 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_AMBIENT: return "clear the ambient set";
     case BH_STEP_SECCOMP: return "load the seccomp filter";
     case BH_STEP_STDOUT: return "redirect stdout";
+    case BH_STEP_MKPATH: return "create a mount point in a Bulkhead layer";
+    case BH_STEP_COPY: return "copy a host file into the host view";
   }
   return "unknown step";
 }

@@ -26,6 +26,8 @@ struct FastRunParserTests {
     ["run", "--rlimit", "nofile=64", "--rlimit=core=0", "--userns", "--workload", "inspect"],
     ["run", "--memory", "64M", "--memory-swap", "64M", "--pids", "20", "--cpus", "0.5", "--cpu-time", "2s", "--", "x"],
     ["run", "--json-status", "/tmp/s.json", "--", "true", "--", "x"],
+    ["run", "--rootfs", "host", "--overlay", "--bind-cwd", "--bind-overlay", "/s:/d", "--", "python3"],
+    ["run", "--rootfs=host", "--overlay-dir", "/tmp/o", "--bind-cwd-ro", "--", "cc", "--version"],
     ["run"],
   ]
 
@@ -38,7 +40,7 @@ struct FastRunParserTests {
   @Test(arguments: [
     ["run", "--help"], ["run", "-h"], ["run", "--levl", "x", "--", "true"], ["run", "--level"],
     ["run", "--level", "--rw", "--", "true"], ["run", "--pass-fd", "x", "--", "true"],
-    ["run", "--rw=yes", "--", "true"],
+    ["run", "--rw=yes", "--", "true"], ["run", "--overlay=1", "--", "true"], ["run", "--bind-cwd=ro", "--", "x"],
     ["run", "-e", "x"], ["inspect"], [],
   ])
   func anythingElseGoesToTheFullParser(arguments: [String]) {

@@ -52,6 +52,8 @@ typedef enum bh_step {
   BH_STEP_AMBIENT = 30,        // clear the ambient set
   BH_STEP_SECCOMP = 31,        // load the seccomp filter
   BH_STEP_STDOUT = 32,         // dup2 the captured stdout
+  BH_STEP_MKPATH = 33,         // create a missing mount point in a Bulkhead layer (index)
+  BH_STEP_COPY = 34,           // copy a host file into the host view's /etc (index)
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -65,6 +67,10 @@ typedef enum bh_op_kind {
   BH_OP_MKDIR = 5,   // mkdir target (its parent must exist)
   BH_OP_MKFILE = 6,  // create an empty file at target (for file binds)
   BH_OP_SYMLINK = 7, // symlink: target -> source (source is the link text)
+  BH_OP_MKPATH = 8,  // create target and its missing parents, only on the mount that
+                     // holds `source` (a layer Bulkhead made); flags 1: the last one is a file
+  BH_OP_OVERLAY = 9, // overlayfs on target, data = its options (lowerdir=...,upperdir=...)
+  BH_OP_COPY = 10,   // copy the host file `source` into the directory target as `data`
 } bh_op_kind;
 
 typedef struct bh_op {
@@ -104,6 +110,8 @@ typedef struct bh_child_config {
   const char *cwd;           // NULL: leave it (process level) or "/" (container)
   const bh_op *ops;
   size_t op_count;
+  size_t stage_op_count;     // the first ops: applied on the host's paths before the rootfs
+                             // is bound (the staging tmpfs of the host view and overlays)
   const bh_rlimit *rlimits;
   size_t rlimit_count;
   const int *keep_fds;       // descriptors passed besides 0, 1, 2
