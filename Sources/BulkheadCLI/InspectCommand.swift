@@ -22,7 +22,8 @@ public struct InspectCommand: ParsableCommand {
         bulkhead inspect                   # the default container, beside the host
         bulkhead inspect --level process
         bulkhead inspect --userns --cap-drop all
-        bulkhead inspect --all-levels      # the isolation scorecard
+        bulkhead inspect --all-levels      # the isolation scorecard (with a host-view column)
+        bulkhead inspect --rootfs host     # the host's own programs: which host paths it exposes
         bulkhead inspect --pid $$          # this shell, read through /proc
         bulkhead inspect --json
       """)
@@ -101,9 +102,22 @@ public struct InspectCommand: ParsableCommand {
       let spec = try flags.makeSpec(
         command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
       results.append((level.rawValue, try runner.inspect(spec)))
+      if level == .container && flags.rootfs != RunFlags.hostViewName {
+        // The host's own programs as the root, beside the busybox one: which host
+        // paths that exposes ("host paths in view").
+        progress("bulkhead: inspecting the container level in the host view...")
+        var view = flags
+        view.rootfs = RunFlags.hostViewName
+        let viewSpec = try view.makeSpec(
+          command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+        results.append((Self.hostViewColumn, try runner.inspect(viewSpec)))
+      }
     }
     return Scorecard(host: host, levels: results)
   }
+
+  /// The scorecard column of the container level with `--rootfs host`.
+  static let hostViewColumn = "host view"
 
   /// For a scorecard, container-only flags apply to the container column only.
   static func dropContainerOnly(_ flags: RunFlags) -> RunFlags {
@@ -113,6 +127,11 @@ public struct InspectCommand: ParsableCommand {
     f.rw = false
     f.bind = []
     f.tmpfs = []
+    f.bindOverlay = []
+    f.bindCwd = false
+    f.bindCwdRo = false
+    f.overlay = false
+    f.overlayDir = nil
     f.hostname = nil
     f.userns = false
     return f

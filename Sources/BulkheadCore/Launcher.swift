@@ -18,6 +18,9 @@ public struct Launcher: Sendable {
 
   /// Where `bulkhead-probe` is inside a container's rootfs.
   public static let probeInRootfs = "/bin/bulkhead-probe"
+  /// Where the host's `bulkhead-probe` is bound (read-only) in the host view, which
+  /// has the host's /usr but not bulkhead's build directory.
+  public static let probeInHostView = "/tmp/.bulkhead-probe"
 
   /// The probe of the root filesystem `rootfs`, as seen from the host, when it is
   /// there and executable: what the container level needs to run built-ins.
@@ -60,7 +63,15 @@ public struct Launcher: Sendable {
       var effective = spec
       if let text = spec.workloads.first {
         let probe: String
-        if spec.level == .container {
+        if spec.level == .container && spec.hostView != nil {
+          guard let probePath else {
+            throw BulkheadError(
+              code: .setupFailed, step: "bulkhead-probe", reason: "the probe was not found on the host",
+              hint: "the host view runs the host's bulkhead-probe: run Scripts/build, or set BULKHEAD_PROBE")
+          }
+          probe = Self.probeInHostView
+          effective.mounts.append(.bind(source: probePath, target: probe, readOnly: true))
+        } else if spec.level == .container {
           probe = Self.probeInRootfs
         } else if let probePath {
           probe = probePath

@@ -65,13 +65,15 @@ public struct InspectionReport: Sendable, Codable, Equatable {
   /// Soft and hard limit per resource; nil is unlimited.
   public var rlimits: [String: [UInt64?]]?
   public var checks: [Check]?
+  /// Path -> "DEV:INO ro|rw" or "absent" (`Inspection.hostPathProbes`).
+  public var hostPaths: [String: String]?
 
   enum CodingKeys: String, CodingKey {
     case level, pid, ppid, uid, euid, gid, egid, hostname, namespaces, visiblePIDs, firstProcesses
     case capInh, capPrm, capEff, capBnd, capAmb, noNewPrivs, seccomp
     case seccompFilters = "seccomp_filters"
     case uidMap, gidMap, cgroups, mountCount, rootFilesystem, rootReadOnly, openDescriptors, environment
-    case interfaces, rlimitNofile, capabilities, cgroupLimits, rlimits, checks
+    case interfaces, rlimitNofile, capabilities, cgroupLimits, rlimits, checks, hostPaths
   }
 
   /// Parses the probe's JSON.

@@ -132,6 +132,7 @@ public enum IsolationComparison {
         workload: workload.environment.map { "\($0.count) names" } ?? "n/a",
         verdict: compare(host.environment?.count, workload.environment?.count, fewerIs: .reduced),
         reason: workload.environment.map { $0.joined(separator: " ") }))
+    rows.append(hostPathRow(host: host, workload: workload))
     for check in host.checks ?? [] {
       guard let mine = workload.checks?.first(where: { $0.check == check.check }) else { continue }
       let verdict: IsolationVerdict

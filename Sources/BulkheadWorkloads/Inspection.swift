@@ -77,6 +77,7 @@ public struct Inspection: Sendable {
           let p = line.split(separator: " ")
           return jsonString(p.count > 2 ? "\(p[1]) \(p[2])" : String(line))
         }.joined(separator: ",") + "]")
+    i.add("hostPaths", Self.hostPaths())
     i.add("openDescriptors", "[" + openDescriptors().map(String.init).joined(separator: ",") + "]")
     var names: [String] = []
     var p = environ

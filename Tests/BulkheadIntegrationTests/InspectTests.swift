@@ -75,13 +75,26 @@ struct InspectTests {
     #expect(r.status == 0, "\(r.stderr)")
     let card = try Harness.json(r.stdout)
     let columns = try #require(card["columns"] as? [[String: Any]])
-    #expect(columns.map { $0["level"] as? String } == ["task", "thread", "process", "container"])
+    #expect(columns.map { $0["level"] as? String } == ["task", "thread", "process", "container", "host view"])
     for column in columns {
       let byProperty = rows(column)
       let isolated = ["pid", "mnt", "uts", "ipc", "net", "cgroup"].filter {
         byProperty["\($0) namespace"]?["verdict"] as? String == "isolated"
       }
-      if column["level"] as? String == "container" {
+      let paths = byProperty["host paths in view"]
+      switch column["level"] as? String {
+      case "container":
+        #expect(paths?["verdict"] as? String == "isolated", "busybox root: none of the host's files")
+      case "host view":
+        // The host's own /usr read-only (same device and inode as outside), nothing writable.
+        #expect(paths?["verdict"] as? String == "reduced")
+        #expect((paths?["workload"] as? String)?.contains("/usr") == true, "\(paths ?? [:])")
+        #expect((paths?["workload"] as? String)?.contains("rw") == false, "\(paths ?? [:])")
+        #expect((paths?["reason"] as? String)?.contains("/etc/shadow") == true)
+      default:
+        #expect(paths?["verdict"] as? String == "shared", "\(column["level"] ?? ""): the host's own files, writable")
+      }
+      if column["level"] as? String == "container" || column["level"] as? String == "host view" {
         #expect(isolated.count == 6)
         #expect(byProperty["check: mount"]?["verdict"] as? String == "reduced")
       } else {
