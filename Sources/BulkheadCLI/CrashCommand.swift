@@ -23,6 +23,7 @@ struct CrashCommand: ParsableCommand {
         bulkhead crash --levels thread,container --faults segv,oom,fork-bomb
         bulkhead crash --json > crash.json
         bulkhead crash --svg crash.svg
+        bulkhead crash --levels container --rootfs host --overlay   # the host view's containers
       """)
 
   @Option(help: "Comma-separated levels (task, thread, process, container).")
@@ -43,11 +44,20 @@ struct CrashCommand: ParsableCommand {
   @Option(help: "Also write the matrix as an SVG colour grid to this file.")
   var svg: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "The container level's root, as in 'bulkhead run': a directory, or 'host' for the host view.",
+      valueName: "dir|host"))
+  var rootfs: String?
+
+  @Flag(help: "The container level under an overlay, as in 'bulkhead run --overlay'.")
+  var overlay = false
+
   func run() throws {
     let config = try makeConfig()
     unblockForwardedSignals()
     if let svg { try checkWritable(svg, field: "--svg") }
-    let lab = Self.lab(config) { printError($0) }
+    let lab = Self.lab(config, rootfs: rootfs, overlay: overlay) { printError($0) }
     let started = wallClockNanoseconds()
     let cells = try lab.run()
     let report = CrashReport(
@@ -60,13 +70,20 @@ struct CrashCommand: ParsableCommand {
   }
 
   /// The lab with the CLI's defaults: each unit's spec made the way `run` makes it.
-  static func lab(_ config: CrashLab.Config, progress: @escaping (String) -> Void) -> CrashLab {
+  /// `rootfs` and `overlay` apply to the container level only.
+  static func lab(
+    _ config: CrashLab.Config, rootfs: String? = nil, overlay: Bool = false, progress: @escaping (String) -> Void
+  ) -> CrashLab {
     CrashLab(
       config: config, probePath: probeLocation(), hostExecutable: currentExecutablePath(),
       makeSpec: { level, workloads throws(BulkheadError) in
         var flags = RunFlags()
         flags.level = level.rawValue
         flags.workload = workloads
+        if level == .container {
+          flags.rootfs = rootfs
+          flags.overlay = overlay
+        }
         return try flags.makeSpec(command: [], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
       }, progress: progress)
   }
