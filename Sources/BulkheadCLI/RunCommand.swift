@@ -18,10 +18,16 @@ public struct RunCommand: ParsableCommand {
       bulkhead exits with the workload's code, 128+N when a signal N ended it, 125 when \
       setup failed, 126/127 when the command cannot be executed / is not found, 2 for usage errors.
 
+      --rootfs host: a fresh tmpfs root with the host's /usr, /bin, /sbin, /lib* read-only,       /etc/alternatives and /etc/ssl/certs, and copies of a few /etc files (ld.so.cache, passwd,       group, nsswitch.conf, localtime, hosts, os-release); no /home, /root, /run, /var, no shadow.       Missing mount points are created only in Bulkhead's own layers (the host view, an overlay,       /tmp, a --tmpfs), resolved inside the root; targets under /proc and /dev are refused.
+
       Examples:
         bulkhead run -- /bin/sh -c 'echo $$; hostname; ip link'
         bulkhead run --share net --hostname lab -- sh -c 'hostname; ip link'
         bulkhead run --bind "$PWD":/tmp/work:ro --cwd /tmp/work -- ls -l
+        bulkhead run --rootfs host -- python3 -c 'print(42)'      # the host's own programs
+        bulkhead run --rootfs host --bind-cwd-ro -- git status     # with this directory, read-only
+        bulkhead run --rootfs host --overlay -- sh -c 'touch /usr/x'   # writes vanish at exit
+        bulkhead run --rootfs host --bind-overlay "$PWD":/src --cwd /src -- make
         bulkhead run --level process --timeout 2s -- sleep 10
         bulkhead run --json-status status.json -- /bin/true
         bulkhead run --level thread --workload segv --workload 'heartbeat 100'
