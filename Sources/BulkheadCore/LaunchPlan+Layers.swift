@@ -20,24 +20,37 @@ extension LaunchPlan {
   /// The empty directory the child mounts its staging tmpfs on, in its own mount
   /// namespace only (the host never sees that mount, and it ends with the namespace,
   /// even when bulkhead is SIGKILLed). One per user, never per run: as root
-  /// `/run/bulkhead/stage`, else `$XDG_RUNTIME_DIR/bulkhead/stage` or
-  /// `~/.cache/bulkhead/stage`. Mode 0755: a user namespace's root must traverse it.
+  /// `/run/bulkhead/stage`, else the first of `$XDG_RUNTIME_DIR/bulkhead/stage`,
+  /// `~/.cache/bulkhead/stage`, `/tmp/bulkhead-UID/stage` that can be made. Mode
+  /// 0755: a user namespace's root must traverse it.
   static func stagingDirectory() throws(BulkheadError) -> String {
-    var base: String
+    var bases: [String] = []
     if geteuid() == 0 {
-      base = "/run/bulkhead"
-    } else if let xdg = getenv("XDG_RUNTIME_DIR"), xdg.pointee != 0 {
-      base = String(cString: xdg) + "/bulkhead"
-    } else if let home = getenv("HOME"), home.pointee != 0 {
-      base = String(cString: home) + "/.cache/bulkhead"
+      bases.append("/run/bulkhead")
     } else {
-      throw .setupFailed(step: "staging directory", value: nil, errno: ENOENT, hint: "set HOME or XDG_RUNTIME_DIR")
+      if let xdg = getenv("XDG_RUNTIME_DIR"), xdg.pointee != 0 { bases.append(String(cString: xdg) + "/bulkhead") }
+      if let home = getenv("HOME"), home.pointee != 0 { bases.append(String(cString: home) + "/.cache/bulkhead") }
+      bases.append("/tmp/bulkhead-\(geteuid())")
     }
-    var path = ""
-    for component in (base + "/stage").split(separator: "/") {
-      path += "/\(component)"
-      if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw .setupFailed(step: "staging directory", value: path, errno: errno)
+    var failure: BulkheadError? = nil
+    for base in bases {
+      do throws(BulkheadError) {
+        return try makeStagingDirectory(base + "/stage")
+      } catch {
+        failure = failure ?? error
+      }
+    }
+    throw failure ?? .setupFailed(step: "staging directory", value: nil, errno: ENOENT)
+  }
+
+  /// mkdir -p `path` (0755), then checks that it is a directory of bulkhead's own
+  /// user and not a symlink (in a shared /tmp another user could have made it).
+  static func makeStagingDirectory(_ path: String) throws(BulkheadError) -> String {
+    var prefix = ""
+    for component in path.split(separator: "/") {
+      prefix += "/\(component)"
+      if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+        throw .setupFailed(step: "staging directory", value: prefix, errno: errno)
       }
     }
     var st = stat()

@@ -134,4 +134,48 @@ struct RunOptionsTests {
     #expect(ExitStatus.code(for: BulkheadError(code: .setupFailed, step: "mount", reason: "")) == 125)
     #expect(ExitStatus.code(for: BulkheadError(code: .unsupported, step: "clone", reason: "")) == 125)
   }
+
+  @Test func rootfsHostIsTheHostViewAndADirectoryNamedHostIsDotSlashHost() throws {
+    let view = try spec(["--rootfs", "host"])
+    #expect(view.rootfs == nil)
+    #expect(view.hostView == .standard(sharesNetwork: false))
+    #expect(view.hostView?.files.contains("/etc/shadow") == false)
+    #expect(try spec(["--rootfs", "host", "--share", "net"]).hostView?.files.contains(HostView.resolverFile) == true)
+    #expect(try spec(["--rootfs", "./host"]).hostView == nil)
+  }
+
+  @Test func overlayFlagsBecomeARootOverlay() throws {
+    #expect(try spec(["--overlay"]).overlay == RootOverlay())
+    #expect(try spec(["--overlay-dir", "/tmp/o"]).overlay == RootOverlay(upperDirectory: "/tmp/o"))
+    let relative = try spec(["--overlay-dir", "o"]).overlay?.upperDirectory
+    #expect(relative?.hasPrefix("/") == true && relative?.hasSuffix("/o") == true)
+    #expect(try spec(["--bind-overlay", "/src:/work"]).mounts == [.overlay(source: "/src", target: "/work")])
+  }
+
+  @Test func bindCwdBindsTheCurrentDirectoryAtItsPathAndStartsThere() throws {
+    let options = try RunOptions.parse(["--bind-cwd-ro"])
+    let s = try options.flags.makeSpec(
+      command: ["ls"], hostEnvironment: host, defaultRootfs: { "/r" }, currentDirectory: { "/home/u/project" })
+    #expect(s.mounts == [.bind(source: "/home/u/project", target: "/home/u/project", readOnly: true)])
+    #expect(s.workingDirectory == "/home/u/project")
+    let rw = try RunOptions.parse(["--bind-cwd", "--cwd", "/tmp"]).flags.makeSpec(
+      command: ["ls"], hostEnvironment: host, defaultRootfs: { "/r" }, currentDirectory: { "/p" })
+    #expect(rw.mounts == [.bind(source: "/p", target: "/p", readOnly: false)] && rw.workingDirectory == "/tmp")
+    #expect(throws: BulkheadError.self) {
+      try RunOptions.parse(["--bind-cwd"]).flags.makeSpec(
+        command: ["ls"], hostEnvironment: host, defaultRootfs: { "/r" }, currentDirectory: { "/" })
+    }
+  }
+
+  @Test(arguments: [
+    (["--level", "process", "--overlay"], "--overlay"), (["--level", "process", "--bind-cwd"], "--bind-cwd"),
+    (["--level", "process", "--bind-overlay", "/a:/b"], "--bind-overlay"),
+    (["--bind-cwd", "--bind-cwd-ro"], "--bind-cwd-ro"), (["--bind-overlay", "a:/b"], "--bind-overlay"),
+    (["--bind-overlay", "/a"], "--bind-overlay"),
+  ])
+  func badLayerFlagsAreUsageErrors(flags: [String], field: String) {
+    let error = refusal(flags)
+    #expect(error?.code == .invalidSpec, "\(flags)")
+    #expect(error?.step == field, "\(flags): \(String(describing: error))")
+  }
 }

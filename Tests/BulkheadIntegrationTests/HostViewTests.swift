@@ -210,4 +210,16 @@ struct HostViewTests {
     #expect(hostMounts() == before)
     #expect(stagingEntries().isEmpty)
   }
+
+  @Test(.enabled(if: Harness.nobodyCanRun, "needs setpriv and a bulkhead and Rootfs that user nobody can reach"))
+  func rootlessTheHostViewAndAnOverlayWorkInAUserNamespace() throws {
+    let staging = "/tmp/bulkhead-65534"
+    let existed = FileManager.default.fileExists(atPath: staging)
+    defer { if !existed { try? FileManager.default.removeItem(atPath: staging) } }
+    let r = try Harness.shell(
+      "setpriv --reuid 65534 --regid 65534 --clear-groups env HOME=/nonexistent \"$BULKHEAD\" run --rootfs host --overlay"
+        + " -- sh -c 'id -u; echo x > /usr/bh-rootless && cat /usr/bh-rootless; ls /root 2>&1 | wc -l'")
+    #expect(r.lines == ["0", "x", "1"], "\(r.stdout) \(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: "/usr/bh-rootless"))
+  }
 }
