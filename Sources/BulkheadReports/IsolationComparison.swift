@@ -62,7 +62,9 @@ public enum IsolationComparison {
     rows.append(
       ComparisonRow(
         property: "processes in view", host: text(host.visiblePIDs), workload: text(workload.visiblePIDs),
-        verdict: VerdictRules.fewer(host: host.visiblePIDs, workload: workload.visiblePIDs, fewerIs: .isolated)))
+        verdict: VerdictRules.processes(
+          host: host.visiblePIDs, workload: workload.visiblePIDs,
+          ownPidNamespace: host.namespaces["pid"].flatMap { h in workload.namespaces["pid"].map { $0 != h } })))
     rows.append(
       ComparisonRow(
         property: "hostname", host: text(host.hostname), workload: text(workload.hostname),
@@ -73,11 +75,11 @@ public enum IsolationComparison {
     rows.append(
       ComparisonRow(
         property: "uid / euid", host: "\(text(host.uid)) / \(text(host.euid))",
-        workload: "\(text(workload.uid)) / \(text(workload.euid))",
+        workload: "\(text(workload.uid)) / \(text(workload.euid))"
+          + (ownUserNamespace == true ? onHost.map { " (\($0.uid) / \($0.euid) on the host)" } ?? " (unmapped)" : ""),
         verdict: VerdictRules.ids(
           host: host.uid.flatMap { u in host.euid.map { (u, $0) } }, workloadOnHost: onHost),
-        reason: ownUserNamespace == true
-          ? onHost.map { "on the host: \($0.uid) / \($0.euid)" } ?? "not mapped to the host" : nil))
+        reason: ownUserNamespace == true ? "mapped through its uid map" : nil))
     for (name, h, w) in [
       ("capabilities (effective)", host.capEff, workload.capEff), ("bounding set", host.capBnd, workload.capBnd),
       ("ambient set", host.capAmb, workload.capAmb),

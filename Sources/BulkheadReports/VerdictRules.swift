@@ -70,6 +70,13 @@ public enum VerdictRules {
     return workload != host && workload & ~host == 0 ? .reduced : .shared
   }
 
+  /// Processes in view: fewer, in a pid namespace of its own, is isolated; in the
+  /// host's pid namespace it sees the host's processes (a count that moves): shared.
+  public static func processes(host: Int?, workload: Int?, ownPidNamespace: Bool?) -> IsolationVerdict {
+    guard let host, let workload, let ownPidNamespace else { return .unknown }
+    return ownPidNamespace && workload < host ? .isolated : .shared
+  }
+
   /// no_new_privs and the number of seccomp filters: more on the workload's side is
   /// reduced, as many or fewer shared.
   public static func more(host: Int?, workload: Int?) -> IsolationVerdict {
