@@ -16,7 +16,10 @@ public struct InspectCommand: ParsableCommand {
     discussion: """
       Runs the probe's inspect workload (namespaces, ids, capabilities, seccomp, cgroup, mounts, \
       descriptors, and privileged operations attempted for real) with the same options as \
-      'bulkhead run', and marks each property isolated, shared or reduced.
+      'bulkhead run', and marks each property isolated, shared, reduced or n/a, from what the \
+      host and the workload each showed (docs/inspect.md has the table). A check allowed on the \
+      workload's own instance only (its own network namespace, its own root) is isolated; one \
+      refused on the host as well is n/a. Cgroup paths and limits are read from outside.
 
       Examples:
         bulkhead inspect                   # the default container, beside the host

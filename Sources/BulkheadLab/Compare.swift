@@ -41,7 +41,8 @@ public struct LevelSummary: Codable, Sendable, Equatable {
   public var level: IsolationLevel
   public var namespacesIsolated: Int
   public var namespacesTotal: Int
-  /// Privileged operations the host may do that were denied or out of view.
+  /// Of the privileged operations that compare (verdict not n/a), those denied or
+  /// confined to its own instance (VerdictRules.checkCounts); `checksTotal` counts those that compare.
   public var checksDenied: Int
   public var checksTotal: Int
   public var crashContained: Int
@@ -66,9 +67,9 @@ public struct LevelSummary: Codable, Sendable, Equatable {
     let namespaces = rows.filter { $0.property.hasSuffix(" namespace") }
     namespacesIsolated = namespaces.filter { $0.verdict == .isolated }.count
     namespacesTotal = namespaces.count
-    let checks = rows.filter { $0.property.hasPrefix("check: ") }
-    checksDenied = checks.filter { $0.verdict == .reduced || $0.verdict == .isolated }.count
-    checksTotal = checks.count
+    let counts = VerdictRules.checkCounts(rows)
+    checksDenied = counts.denied
+    checksTotal = counts.compared
     let cells = crash.cells.filter { $0.level == level && $0.verdict != .notApplicable }
     crashContained = cells.filter { $0.verdict == .contained }.count
     crashPartial = cells.filter { $0.verdict == .partial }.count

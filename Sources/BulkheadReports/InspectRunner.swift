@@ -23,6 +23,14 @@ public struct InspectRunner: Sendable {
     try InspectionReport.parse(Inspection.current(level: "host").json)
   }
 
+  /// The cgroup limits of a running process, read from outside (this process's
+  /// view of the cgroup filesystem, the process's /proc/PID/cgroup).
+  public static func cgroupLimits(pid: Int32) -> [String: String]? {
+    let lines = (readText("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").map(String.init)
+    let limits = Inspection.cgroupLimits(lines)
+    return limits.isEmpty ? nil : Dictionary(limits, uniquingKeysWith: { a, _ in a })
+  }
+
   /// `spec` must name the `inspect` workload (and nothing else).
   public func inspect(_ spec: Spec) throws(BulkheadError) -> InspectionReport {
     let pipe = try FileDescriptor.pipe(step: "pipe2 (inspect output)")
@@ -39,6 +47,10 @@ public struct InspectRunner: Sendable {
     }
     pipe.write.close()
     defer { pipe.read.close() }
+    // The limits of its cgroup, read from outside while it is there: the supervisor's
+    // view has the cgroup filesystem the workload's may lack (a container without /sys).
+    let limits = Self.cgroupLimits(pid: workload.pid)
+    let cgroupsOutside = readText("/proc/\(workload.pid)/cgroup").map { $0.split(separator: "\n").map(String.init) }
     let outcome = try Supervisor().wait(for: workload, options: Supervisor.Options(spec: spec, forwardSignals: false))
     var bytes: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
@@ -55,6 +67,9 @@ public struct InspectRunner: Sendable {
     }
     let text = String(decoding: bytes, as: UTF8.self)
     let line = text.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? text
-    return try InspectionReport.parse(line)
+    var report = try InspectionReport.parse(line)
+    report.cgroupLimits = limits
+    report.cgroupsOutside = cgroupsOutside
+    return report
   }
 }

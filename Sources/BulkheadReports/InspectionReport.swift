@@ -27,6 +27,23 @@ public struct InspectionReport: Sendable, Codable, Equatable {
     public var error: String?
     public var signal: Int?
     public var note: String
+    /// What an allowed attempt reached: "net:INODE" (a raw socket's network
+    /// namespace), "root:DEV:INO" (the directory /proc/1/root opened), "dev:MAJ:MIN"
+    /// (the block device opened after mknod); nil when nothing was reached.
+    public var reach: String?
+
+    public init(
+      check: String, verdict: String, errno: Int? = nil, error: String? = nil, signal: Int? = nil, note: String,
+      reach: String? = nil
+    ) {
+      self.check = check
+      self.verdict = verdict
+      self.errno = errno
+      self.error = error
+      self.signal = signal
+      self.note = note
+      self.reach = reach
+    }
   }
 
   public var level: String?
@@ -37,6 +54,8 @@ public struct InspectionReport: Sendable, Codable, Equatable {
   public var gid: Int?
   public var egid: Int?
   public var hostname: String?
+  /// Its root directory as "DEV:INO" (stat of "/", or of /proc/PID/root from outside).
+  public var root: String?
   public var namespaces: [String: UInt64]
   public var visiblePIDs: Int?
   public var firstProcesses: [Process]?
@@ -51,6 +70,9 @@ public struct InspectionReport: Sendable, Codable, Equatable {
   public var uidMap: [String]?
   public var gidMap: [String]?
   public var cgroups: [String]?
+  /// Its /proc/PID/cgroup as the supervisor reads it from outside (paths in the
+  /// host's cgroup namespace); nil when only the inside view is known.
+  public var cgroupsOutside: [String]?
   public var mountCount: Int?
   public var rootFilesystem: String?
   public var rootReadOnly: Bool?
@@ -69,10 +91,10 @@ public struct InspectionReport: Sendable, Codable, Equatable {
   public var hostPaths: [String: String]?
 
   enum CodingKeys: String, CodingKey {
-    case level, pid, ppid, uid, euid, gid, egid, hostname, namespaces, visiblePIDs, firstProcesses
+    case level, pid, ppid, uid, euid, gid, egid, hostname, root, namespaces, visiblePIDs, firstProcesses
     case capInh, capPrm, capEff, capBnd, capAmb, noNewPrivs, seccomp
     case seccompFilters = "seccomp_filters"
-    case uidMap, gidMap, cgroups, mountCount, rootFilesystem, rootReadOnly, openDescriptors, environment
+    case uidMap, gidMap, cgroups, cgroupsOutside, mountCount, rootFilesystem, rootReadOnly, openDescriptors, environment
     case interfaces, rlimitNofile, capabilities, cgroupLimits, rlimits, checks, hostPaths
   }
 
@@ -85,6 +107,23 @@ public struct InspectionReport: Sendable, Codable, Equatable {
         code: .setupFailed, step: "inspect", value: String(text.prefix(80)),
         reason: "the probe's output is not an inspect report: \(error)")
     }
+  }
+
+  /// Its uid and euid as the host sees them: the same in the host's user
+  /// namespace, else mapped through its uid map ("INSIDE OUTSIDE COUNT" lines);
+  /// nil when unknown or not mapped.
+  public func idsOnHost(ownUserNamespace: Bool?) -> (uid: Int, euid: Int)? {
+    guard let uid, let euid, let ownUserNamespace else { return nil }
+    if !ownUserNamespace { return (uid, euid) }
+    func mapped(_ id: Int) -> Int? {
+      for line in uidMap ?? [] {
+        let f = line.split(separator: " ").compactMap { Int($0) }
+        if f.count == 3, id >= f[0], id - f[0] < f[2] { return f[1] + id - f[0] }
+      }
+      return nil
+    }
+    guard let u = mapped(uid), let e = mapped(euid) else { return nil }
+    return (u, e)
   }
 
   /// A capability mask as a number (from the hex text of /proc/PID/status).
@@ -120,13 +159,14 @@ public struct InspectionReport: Sendable, Codable, Equatable {
     return InspectionReport(
       level: nil, pid: Int(pid), ppid: Int(field("PPid") ?? ""), uid: ids("Uid").first,
       euid: ids("Uid").dropFirst().first,
-      gid: ids("Gid").first, egid: ids("Gid").dropFirst().first, hostname: nil, namespaces: namespaces,
+      gid: ids("Gid").first, egid: ids("Gid").dropFirst().first, hostname: nil,
+      root: rootIdentity("/proc/\(pid)/root/"), namespaces: namespaces,
       visiblePIDs: nil, firstProcesses: nil, capInh: field("CapInh"), capPrm: field("CapPrm"), capEff: field("CapEff"),
       capBnd: field("CapBnd"), capAmb: field("CapAmb"), noNewPrivs: Int(field("NoNewPrivs") ?? ""),
       seccomp: Int(field("Seccomp") ?? ""), seccompFilters: Int(field("Seccomp_filters") ?? ""),
       uidMap: lines("/proc/\(pid)/uid_map").map { $0.split(separator: " ").joined(separator: " ") },
       gidMap: lines("/proc/\(pid)/gid_map").map { $0.split(separator: " ").joined(separator: " ") },
-      cgroups: lines("/proc/\(pid)/cgroup"), mountCount: mounts.count,
+      cgroups: lines("/proc/\(pid)/cgroup"), cgroupsOutside: lines("/proc/\(pid)/cgroup"), mountCount: mounts.count,
       rootFilesystem: root.flatMap { $0.count > 2 ? String($0[2]) : nil },
       rootReadOnly: root.map { $0.count > 3 && $0[3].split(separator: ",").contains("ro") },
       openDescriptors: fds, environment: environ.isEmpty ? nil : environ, interfaces: nil, rlimitNofile: nil,
@@ -135,6 +175,34 @@ public struct InspectionReport: Sendable, Codable, Equatable {
           ("inheritable", "CapInh"), ("permitted", "CapPrm"), ("effective", "CapEff"), ("bounding", "CapBnd"),
           ("ambient", "CapAmb"),
         ].map { ($0.0, CapabilityNames.names(hexMask: field($0.1) ?? "")) }),
-      cgroupLimits: nil, rlimits: nil, checks: nil)
+      cgroupLimits: InspectRunner.cgroupLimits(pid: pid),
+      rlimits: rlimits(limitsFile: readTextFile("/proc/\(pid)/limits")),
+      checks: nil)
   }
+
+  /// Soft and hard limits by resource name (as in the probe's `rlimits`) from the
+  /// text of /proc/PID/limits; nil when it cannot be read.
+  public static func rlimits(limitsFile text: String?) -> [String: [UInt64?]]? {
+    guard let text else { return nil }
+    let names = [
+      "Max address space": "as", "Max core file size": "core", "Max cpu time": "cpu", "Max data size": "data",
+      "Max file size": "fsize", "Max locked memory": "memlock", "Max open files": "nofile",
+      "Max processes": "nproc", "Max stack size": "stack",
+    ]
+    var out: [String: [UInt64?]] = [:]
+    for line in text.split(separator: "\n") {
+      guard let (label, name) = names.first(where: { line.hasPrefix($0.key + " ") }) else { continue }
+      let values = line.dropFirst(label.count).split(separator: " ").prefix(2)
+      guard values.count == 2 else { continue }
+      out[name] = values.map { $0 == "unlimited" ? nil : UInt64($0) }
+    }
+    return out
+  }
+}
+
+/// "DEV:INO" of a directory (followed through symlinks), nil when it cannot be stat'ed.
+public func rootIdentity(_ path: String) -> String? {
+  var st = stat()
+  guard stat(path, &st) == 0 else { return nil }
+  return "\(st.st_dev):\(st.st_ino)"
 }

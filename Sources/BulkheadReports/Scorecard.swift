@@ -22,11 +22,11 @@ public struct Scorecard: Sendable, Codable, Equatable {
   static func summary(_ rows: [ComparisonRow]) -> String {
     let namespaces = rows.filter { $0.property.hasSuffix(" namespace") }
     let isolated = namespaces.filter { $0.verdict == .isolated }.map { $0.property.split(separator: " ")[0] }
-    let checks = rows.filter { $0.property.hasPrefix("check: ") }
-    let denied = checks.filter { $0.verdict == .reduced || $0.verdict == .isolated }.count
+    let counts = VerdictRules.checkCounts(rows)
     let caps = rows.first { $0.property == "capabilities (effective)" }?.workload ?? "n/a"
     return "\(isolated.count) of \(namespaces.count) namespaces isolated"
       + (isolated.isEmpty ? "" : " (\(isolated.joined(separator: ", ")))")
-      + "; \(denied) of \(checks.count) privileged operations the host may do are denied or out of view; \(caps) effective"
+      + "; \(counts.denied) of \(counts.compared) privileged operations denied or confined to its own instance"
+      + (counts.compared < counts.total ? " (\(counts.total - counts.compared) n/a)" : "") + "; \(caps) effective"
   }
 }

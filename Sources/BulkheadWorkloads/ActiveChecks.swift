@@ -17,12 +17,15 @@ public enum ActiveChecks {
     public var errno: Int32?
     public var signal: Int32?
     public var note: String
+    /// What an allowed attempt reached: "net:INODE", "root:DEV:INO" or "dev:MAJ:MIN".
+    public var reach: String? = nil
 
     var json: String {
       var fields = ["\"check\":\(jsonString(check))", "\"verdict\":\(jsonString(verdict))"]
       if let errno { fields.append("\"errno\":\(errno),\"error\":\(jsonString(errnoName(errno)))") }
       if let signal { fields.append("\"signal\":\(signal)") }
       fields.append("\"note\":\(jsonString(note))")
+      if let reach { fields.append("\"reach\":\(jsonString(reach))") }
       return "{" + fields.joined(separator: ",") + "}"
     }
   }
@@ -43,7 +46,7 @@ public enum ActiveChecks {
     ("write-proc-sys", "open /proc/sys for writing"),
     ("proc-1-root", "open /proc/1/root"),
     ("raw-socket", "open a raw socket"),
-    ("mknod-block", "create a block device node"),
+    ("mknod-block", "create a block device node and open it"),
     ("chroot-escape", "climb out of a chroot"),
     ("tiocsti", "push input into its terminal (TIOCSTI)"),
   ]
@@ -59,10 +62,36 @@ public enum ActiveChecks {
       return Result(check: name, verdict: "skipped", note: "\(what): no other process or namespace in view")
     }
     if r.value >= 0 {
-      let note = name == "chroot-escape" ? "\(what): escaped back to its own root, with nothing above it" : what
-      return Result(check: name, verdict: "allowed", note: note)
+      var result = Result(check: name, verdict: "allowed", note: what)
+      switch UInt8(truncatingIfNeeded: r.reach_kind) {
+      case UInt8(ascii: "n"):
+        result.reach = "net:\(r.reach.0)"
+        result.note = "\(what): it reaches network namespace \(r.reach.0)"
+      case UInt8(ascii: "r"):
+        result.reach = "root:\(r.reach.0):\(r.reach.1)"
+        var own = stat()
+        let isOwn = stat("/", &own) == 0 && Int(own.st_dev) == r.reach.0 && Int(own.st_ino) == r.reach.1
+        result.note =
+          "\(what): " + (isOwn ? "PID 1's root is its own root" : "PID 1's root is another root than its own")
+      case UInt8(ascii: "d"):
+        result.reach = "dev:\(r.reach.0):\(r.reach.1)"
+        result.note = "\(what): opened block device \(r.reach.0):\(r.reach.1)"
+      default:
+        if name == "chroot-escape" { result.note = "\(what): escaped back to its own root, with nothing above it" }
+      }
+      return result
     }
     let err = Int32(-r.value)
+    if r.stage == 1 && (err == EACCES || err == EPERM) {
+      return Result(
+        check: name, verdict: "denied", errno: err,
+        note: "\(what): the node was created but could not be opened (nodev mount or devices cgroup)")
+    }
+    if r.stage == 1 {
+      return Result(
+        check: name, verdict: "allowed", errno: err,
+        note: "\(what): the node was created; opening it failed with \(errnoName(err)) (no such device)")
+    }
     switch err {
     case EPERM, EACCES, EROFS:
       return Result(check: name, verdict: "denied", errno: err, note: what)

@@ -21,6 +21,8 @@ public struct Inspection: Sendable {
     var name = [CChar](repeating: 0, count: 256)
     gethostname(&name, 255)
     i.add("hostname", jsonString(cString(name)))
+    var rootStat = stat()
+    if stat("/", &rootStat) == 0 { i.add("root", jsonString("\(rootStat.st_dev):\(rootStat.st_ino)")) }
     var ns: [String] = []
     for kind in ["pid", "mnt", "uts", "ipc", "net", "user", "cgroup", "time"] {
       if let link = readLinkText("/proc/self/ns/\(kind)"), let open = link.firstIndex(of: "["),
@@ -61,7 +63,7 @@ public struct Inspection: Sendable {
     }
     let cgroupLines = (readText("/proc/self/cgroup") ?? "").split(separator: "\n").map(String.init)
     i.add("cgroups", "[" + cgroupLines.map(jsonString).joined(separator: ",") + "]")
-    i.add("cgroupLimits", cgroupLimits(cgroupLines))
+    i.add("cgroupLimits", cgroupLimitsJSON(cgroupLimits(cgroupLines)))
     let mounts = (readText("/proc/self/mounts") ?? "").split(separator: "\n")
     i.add("mountCount", "\(mounts.count)")
     if let root = mounts.last(where: { $0.split(separator: " ").dropFirst().first == "/" }) {
@@ -116,10 +118,18 @@ public struct Inspection: Sendable {
     "{" + fields.map { "\(jsonString($0.0)):\($0.1)" }.joined(separator: ",") + "}"
   }
 
-  /// The memory, pids and cpu limits of this process's cgroups, read where a
-  /// cgroup filesystem is mounted (a container without /sys sees none: null).
-  static func cgroupLimits(_ lines: [String]) -> String {
-    var out: [String] = []
+  /// `cgroupLimits` as a JSON object, null when none could be read.
+  public static func cgroupLimitsJSON(_ limits: [(String, String)]) -> String {
+    limits.isEmpty
+      ? "null" : "{" + limits.map { "\(jsonString($0.0)):\(jsonString($0.1))" }.joined(separator: ",") + "}"
+  }
+
+  /// The memory, pids and cpu limit files of the cgroups that `lines` (a
+  /// /proc/PID/cgroup) name, read where a cgroup filesystem is mounted in this
+  /// process's view: from inside a container without /sys, none; from outside (the
+  /// supervisor reading /proc/PID/cgroup of a workload), the workload's own.
+  public static func cgroupLimits(_ lines: [String]) -> [(String, String)] {
+    var out: [(String, String)] = []
     func value(_ path: String) -> String? {
       (readText(path)?.split(separator: "\n").first).map { String($0) }
     }
@@ -129,7 +139,7 @@ public struct Inspection: Sendable {
       let path = f[2] == "/" ? "" : String(f[2])
       if f[0] == "0" && f[1].isEmpty {
         for (key, file) in [("memory.max", "memory.max"), ("pids.max", "pids.max"), ("cpu.max", "cpu.max")] {
-          if let v = value("/sys/fs/cgroup\(path)/\(file)") { out.append("\(jsonString(key)):\(jsonString(v))") }
+          if let v = value("/sys/fs/cgroup\(path)/\(file)") { out.append((key, v)) }
         }
       }
       for controller in f[1].split(separator: ",") {
@@ -141,13 +151,11 @@ public struct Inspection: Sendable {
           default: []
           }
         for file in files {
-          if let v = value("/sys/fs/cgroup/\(controller)\(path)/\(file)") {
-            out.append("\(jsonString(file)):\(jsonString(v))")
-          }
+          if let v = value("/sys/fs/cgroup/\(controller)\(path)/\(file)") { out.append((file, v)) }
         }
       }
     }
-    return out.isEmpty ? "null" : "{" + out.joined(separator: ",") + "}"
+    return out
   }
 
   static func limitText(_ v: rlim_t) -> String { v == rlim_t.max ? "null" : "\(v)" }

@@ -217,9 +217,13 @@ long bhw_try_named(const char *name, long arg, int *known, const char **allowed_
   return -ENOSYS;
 }
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 /// A pid this process did not start and that is not itself: its parent when it
 /// has one in view, else PID 1 when that is someone else; 0 when none is visible.
@@ -258,7 +262,59 @@ static long bhw_chroot_escape(void) {
 
 /// Runs in the forked child; `other` was chosen by the caller (its parent, or PID 1
 /// when that is not the caller), 0 when no such process is in view.
-static long bhw_check_in_child(const char *name, pid_t other, int *skipped) {
+/// mknod-block, as far as the harm: a block node for the disk of the first line of
+/// /proc/partitions (else 8:0), in the first of /dev, /tmp, /dev/shm where one can be
+/// created, then opened read-only (never read) and removed. A node on a nodev mount
+/// (or one the devices cgroup refuses) is created but cannot be opened: stage 1.
+static long bhw_mknod_block(long *reach, int *reach_kind, int *stage) {
+  unsigned major = 8, minor = 0;
+  FILE *partitions = fopen("/proc/partitions", "re");
+  if (partitions) {
+    char line[256];
+    while (fgets(line, sizeof line, partitions)) {
+      unsigned ma, mi;
+      if (sscanf(line, " %u %u", &ma, &mi) == 2) {
+        major = ma;
+        minor = mi;
+        break;
+      }
+    }
+    fclose(partitions);
+  }
+  static const char *const dirs[] = {"/dev", "/tmp", "/dev/shm"};
+  long first_error = -ENOENT;
+  long open_error = 0;
+  for (unsigned i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "%s/.bulkhead-mknod-%d", dirs[i], (int)getpid());
+    dev_t dev = makedev(major, minor);
+    if (mknod(path, S_IFBLK | 0600, dev) != 0) {
+      long e = -errno;
+      if (e == -EPERM) return e;  // CAP_MKNOD (or the devices cgroup) decides, wherever
+      if (i == 0) first_error = e;
+      continue;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    long e = fd < 0 ? -errno : 0;
+    unlink(path);
+    reach[0] = (long)major;
+    reach[1] = (long)minor;
+    if (fd >= 0) {
+      close(fd);
+      *reach_kind = 'd';
+      return 0;
+    }
+    open_error = e;
+  }
+  if (open_error) {
+    *stage = 1;
+    return open_error;
+  }
+  return first_error;
+}
+
+static long bhw_check_in_child(const char *name, pid_t other, int *skipped, long *reach, int *reach_kind,
+                               int *stage) {
   int known = 0;
   const char *note = 0;
   if (!strcmp(name, "mount")) return bhw_try_named("mount", 0, &known, &note);
@@ -296,18 +352,35 @@ static long bhw_check_in_child(const char *name, pid_t other, int *skipped) {
     return 0;
   }
   if (!strcmp(name, "proc-1-root")) {
+    // What it opened is told by its identity: the caller compares it with roots it knows.
     int fd = open("/proc/1/root/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+      reach[0] = (long)st.st_dev;
+      reach[1] = (long)st.st_ino;
+      *reach_kind = 'r';
+    }
     close(fd);
     return 0;
   }
   if (!strcmp(name, "raw-socket")) {
+    // The kernel's own answer to "which network does it reach": the socket's netns.
     int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
     if (fd < 0) return -errno;
+    // SIOCGSKNS needs CAP_NET_ADMIN over the namespace; without it, the socket was
+    // made in the caller's own network namespace, which /proc/self/ns/net names.
+    int ns = ioctl(fd, SIOCGSKNS);
+    struct stat st;
+    if (ns >= 0 ? fstat(ns, &st) == 0 : stat("/proc/self/ns/net", &st) == 0) {
+      reach[0] = (long)st.st_ino;
+      *reach_kind = 'n';
+    }
+    if (ns >= 0) close(ns);
     close(fd);
     return 0;
   }
-  if (!strcmp(name, "mknod-block")) return bhw_try_named("mknod", 0, &known, &note);
+  if (!strcmp(name, "mknod-block")) return bhw_mknod_block(reach, reach_kind, stage);
   if (!strcmp(name, "chroot-escape")) return bhw_chroot_escape();
   if (!strcmp(name, "tiocsti")) {
     // A null pointer: EFAULT comes only after the permission checks, and nothing
@@ -335,14 +408,15 @@ bhw_check_result bhw_check(const char *name) {
   }
   if (child == 0) {
     close(fds[0]);
-    int skipped = 0;
-    long value = bhw_check_in_child(name, other, &skipped);
-    long out[2] = {value, skipped};
+    int skipped = 0, reach_kind = 0, stage = 0;
+    long reach[2] = {0, 0};
+    long value = bhw_check_in_child(name, other, &skipped, reach, &reach_kind, &stage);
+    long out[6] = {value, skipped, reach_kind, stage, reach[0], reach[1]};
     (void)!write(fds[1], out, sizeof out);
     _exit(0);
   }
   close(fds[1]);
-  long in[2] = {0, 0};
+  long in[6] = {0, 0, 0, 0, 0, 0};
   long n = read(fds[0], in, sizeof in);
   close(fds[0]);
   int status = 0;
@@ -354,6 +428,10 @@ bhw_check_result bhw_check(const char *name) {
   } else if (n == (long)sizeof in) {
     result.value = in[0];
     result.skipped = (int)in[1];
+    result.reach_kind = (int)in[2];
+    result.stage = (int)in[3];
+    result.reach[0] = in[4];
+    result.reach[1] = in[5];
   } else {
     result.value = -EIO;
   }

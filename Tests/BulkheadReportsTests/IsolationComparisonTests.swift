@@ -9,11 +9,12 @@ struct IsolationComparisonTests {
     nnp: Int = 1, filters: Int = 1, checks: [(String, String)] = []
   ) -> InspectionReport {
     InspectionReport(
-      level: "container", pid: pid, ppid: 0, uid: 0, euid: 0, gid: 0, egid: 0, hostname: "bulkhead",
+      level: "container", pid: pid, ppid: 0, uid: 0, euid: 0, gid: 0, egid: 0, hostname: "bulkhead", root: "64768:2",
       namespaces: ns, visiblePIDs: visible, firstProcesses: nil, capInh: "0000000000000000",
       capPrm: capEff, capEff: capEff, capBnd: capEff, capAmb: "0000000000000000", noNewPrivs: nnp,
       seccomp: filters > 0 ? 2 : 0, seccompFilters: filters, uidMap: ["0 0 4294967295"], gidMap: nil,
-      cgroups: ["0::/"], mountCount: 20, rootFilesystem: "ext4", rootReadOnly: true, openDescriptors: [0, 1, 2],
+      cgroups: ["0::/"], cgroupsOutside: nil, mountCount: 20, rootFilesystem: "ext4", rootReadOnly: true,
+      openDescriptors: [0, 1, 2],
       environment: ["PATH"], interfaces: ["lo UP"], rlimitNofile: nil, capabilities: nil, cgroupLimits: nil,
       rlimits: nil,
       checks: checks.map {

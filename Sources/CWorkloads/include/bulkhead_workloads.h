@@ -46,10 +46,19 @@ long bhw_try_named(const char *name, long arg, int *known, const char **allowed_
 /// Result of an active check: `value` >= 0 when the operation was permitted,
 /// -errno when refused; `killed` is the signal that ended the attempt (a seccomp
 /// kill action), 0 otherwise; `skipped` when there was nothing to try it on.
+/// `reach` says what a permitted attempt reached, by `reach_kind`: 'n' the network
+/// namespace of the raw socket (reach[0] its inode, from SIOCGSKNS), 'r' the
+/// directory /proc/1/root opened (reach[0] st_dev, reach[1] st_ino), 'd' the block
+/// device node opened after mknod (reach[0] major, reach[1] minor); 0: nothing.
+/// `stage` is 1 when a two-step check (mknod-block: create, then open) was refused
+/// at its second step.
 typedef struct bhw_check_result {
   long value;
   int killed;
   int skipped;
+  int reach_kind;
+  int stage;
+  long reach[2];
 } bhw_check_result;
 
 /// One privileged operation attempted for real, in a forked child so that its

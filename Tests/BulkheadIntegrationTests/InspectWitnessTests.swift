@@ -1,0 +1,253 @@
+import Foundation
+import Testing
+
+/// Every row of `inspect --json`, at each level and option set of issue #17, against
+/// docs/inspect.md's table written out here once more, and against a witness that is
+/// not the probe: a process started by `bulkhead run` with the same options, read
+/// from outside (stat -L of /proc/PID/ns/*, /proc/PID/status, prlimit --pid, its
+/// cgroup's files, stat -L of /proc/PID/root), and the kernel's answer to the same
+/// calls (unshare, opening /proc/1/root) made from the host and from inside.
+@Suite(
+  "inspect's verdicts, from an outside witness",
+  .enabled(if: Harness.canRunContainers, Harness.containerReason), .serialized)
+struct InspectWitnessTests {
+  /// What the witness process looked like from outside, beside this host's own view.
+  struct Witness {
+    var ns: [String: (workload: String, host: String)] = [:]
+    var status: [String: String] = [:]
+    var hostStatus: [String: String] = [:]
+    var limits: [String: [UInt64?]] = [:]
+    var hostLimits: [String: [UInt64?]] = [:]
+    var cgroup: [String] = []
+    var hostCgroup: [String] = []
+    var cgroupFiles: [String: UInt64?] = [:]
+    var hostCgroupFiles: [String: UInt64?] = [:]
+    var root: (workload: String, host: String)?
+    /// Exit statuses of the same calls made inside ("in") and on the host ("host").
+    var calls: [String: Int] = [:]
+
+    func own(_ kind: String) -> Bool? { ns[kind].map { $0.workload != $0.host } }
+  }
+
+  static let configurations: [(name: String, options: [String])] = [
+    ("default container", []), ("--userns --cap-drop all", ["--userns", "--cap-drop", "all"]),
+    ("--share net", ["--share", "net"]), ("process", ["--level", "process"]),
+  ]
+
+  func witness(_ options: [String]) throws -> Witness {
+    let marker = Harness.uniqueMarker()
+    let opts = options.joined(separator: " ")
+    let script = """
+      "$BULKHEAD" run \(opts) -- sh -c 'sleep 3; : \(marker)' &
+      pid=
+      for i in $(seq 100); do
+        pid=$(for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sh -c sleep 3; : \(marker)'; then basename $p; fi; done | head -1)
+        [ -n "$pid" ] && break; sleep 0.03
+      done
+      for k in pid mnt uts ipc net user cgroup time; do echo "ns $k $(stat -L -c %i /proc/$pid/ns/$k) $(stat -L -c %i /proc/$$/ns/$k)"; done
+      grep -E '^(Uid|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp_filters):' /proc/$pid/status | sed 's/^/status /'
+      grep -E '^(Uid|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp_filters):' /proc/$$/status | sed 's/^/hoststatus /'
+      prlimit --pid $pid --raw --noheadings --output RESOURCE,SOFT,HARD | sed 's/^/limit /'
+      prlimit --pid $$ --raw --noheadings --output RESOURCE,SOFT,HARD | sed 's/^/hostlimit /'
+      sed 's/^/cgroup /' /proc/$pid/cgroup
+      sed 's/^/hostcgroup /' /proc/$$/cgroup
+      for who in $pid $$; do
+        tag=cgfile; [ "$who" = "$$" ] && tag=hostcgfile
+        mem=$(grep ':memory:' /proc/$who/cgroup | cut -d: -f3); pids=$(grep ':pids:' /proc/$who/cgroup | cut -d: -f3)
+        echo "$tag memory $(cat /sys/fs/cgroup/memory$mem/memory.limit_in_bytes 2>/dev/null || echo -)"
+        echo "$tag pids $(cat /sys/fs/cgroup/pids$pids/pids.max 2>/dev/null || echo -)"
+      done
+      echo "root $(stat -L -c %d:%i /proc/$pid/root/) $(stat -L -c %d:%i /)"
+      wait
+      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"'
+      unshare -U true 2>/dev/null; echo "call host-unshare-user $?"
+      unshare -n true 2>/dev/null; echo "call host-unshare-net $?"
+      ls /proc/1/root/ >/dev/null 2>&1; echo "call host-proc-1-root $?"
+      """
+    let r = try Harness.shell(script)
+    #expect(r.status == 0, "\(r.stderr)")
+    var w = Witness()
+    func number(_ s: Substring) -> UInt64?? {
+      if s == "unlimited" || s == "max" { return .some(nil) }
+      guard let n = UInt64(s) else { return .none }
+      // The v1 memory controller's "no limit" (PAGE_COUNTER_MAX pages).
+      return .some(n >= 1 << 60 ? nil : n)
+    }
+    for line in r.lines {
+      let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+      guard let tag = f.first else { continue }
+      switch tag {
+      case "ns" where f.count == 4: w.ns[String(f[1])] = (String(f[2]), String(f[3]))
+      case "status", "hoststatus":
+        let key = String(f[1].dropLast())
+        let value = f.dropFirst(2).joined(separator: " ")
+        if tag == "status" { w.status[key] = value } else { w.hostStatus[key] = value }
+      case "limit",
+        "hostlimit" where f.count == 4:
+        guard case .some(let soft) = number(f[2]), case .some(let hard) = number(f[3]) else { continue }
+        if tag == "limit" {
+          w.limits[f[1].lowercased()] = [soft, hard]
+        } else {
+          w.hostLimits[f[1].lowercased()] = [soft, hard]
+        }
+      case "cgroup": w.cgroup.append(String(f[1]))
+      case "hostcgroup": w.hostCgroup.append(String(f[1]))
+      case "cgfile",
+        "hostcgfile" where f.count == 3:
+        guard case .some(let v) = number(f[2]) else { continue }
+        if tag == "cgfile" { w.cgroupFiles[String(f[1])] = v } else { w.hostCgroupFiles[String(f[1])] = v }
+      case "root" where f.count == 3: w.root = (String(f[1]), String(f[2]))
+      case "call" where f.count == 3: w.calls[String(f[1])] = Int(f[2])
+      default: break
+      }
+    }
+    return w
+  }
+
+  func rows(_ options: [String]) throws -> [(property: String, host: String, workload: String, verdict: String)] {
+    let r = try Harness.run(["inspect", "--json"] + options)
+    #expect(r.status == 0, "\(r.stderr)")
+    let list = try Harness.json(r.stdout)["rows"] as? [[String: Any]] ?? []
+    return list.map {
+      (
+        $0["property"] as? String ?? "", $0["host"] as? String ?? "", $0["workload"] as? String ?? "",
+        $0["verdict"] as? String ?? ""
+      )
+    }
+  }
+
+  /// docs/inspect.md's check table, by the words the rows display.
+  static func checkVerdict(host: String, workload: String, reachesHost: Bool?) -> String {
+    let h = String(host.split(separator: " ").first ?? "")
+    let w = String(workload.split(separator: " ").first ?? "")
+    if w == "allowed" { return reachesHost == false ? "isolated" : "shared" }
+    guard h == "allowed" else { return "n/a" }
+    switch w {
+    case "denied", "killed", "unavailable": return "reduced"
+    case "skipped": return "isolated"
+    default: return "n/a"
+    }
+  }
+
+  /// Lower (soft or hard, nil = unlimited) on any resource: reduced; else shared.
+  static func limitsVerdict(host: [String: [UInt64?]], workload: [String: [UInt64?]]) -> String {
+    for (name, w) in workload {
+      let h = host[name] ?? [nil, nil]
+      for (wv, hv) in zip(w, h) { if let wv, hv.map({ wv < $0 }) ?? true { return "reduced" } }
+    }
+    return "shared"
+  }
+
+  static func capabilityVerdict(host: String?, workload: String?, ownUserNamespace: Bool) -> String {
+    guard let h = host.flatMap({ UInt64($0, radix: 16) }), let w = workload.flatMap({ UInt64($0, radix: 16) }) else {
+      return "n/a"
+    }
+    if ownUserNamespace { return w == 0 ? (h == 0 ? "shared" : "reduced") : "isolated" }
+    return w != h && w & ~h == 0 ? "reduced" : "shared"
+  }
+
+  @Test(arguments: configurations.indices)
+  func everyRowAgreesWithTheTableAndTheWitness(_ index: Int) throws {
+    let (name, options) = Self.configurations[index]
+    let w = try witness(options)
+    let rows = try rows(options)
+    #expect(rows.count > 30, "\(name)")
+    let ownUser = try #require(w.own("user"), "\(name): user namespace witnessed")
+    var expected: [String: String] = [:]
+    for kind in ["pid", "mnt", "uts", "ipc", "net", "user", "cgroup", "time"] {
+      expected["\(kind) namespace"] = w.own(kind).map { $0 ? "isolated" : "shared" }
+    }
+    expected["hostname"] = expected["uts namespace"]
+    expected["mounts"] = expected["mnt namespace"]
+    expected["processes in view"] = expected["pid namespace"]
+    // Uid: real and effective, as the host sees them.
+    let uids = { (s: String?) in (s ?? "").split(separator: " ").prefix(2).joined(separator: " ") }
+    expected["uid / euid"] = uids(w.status["Uid"]) == uids(w.hostStatus["Uid"]) ? "shared" : "reduced"
+    for (property, key) in [
+      ("capabilities (effective)", "CapEff"), ("bounding set", "CapBnd"), ("ambient set", "CapAmb"),
+    ] {
+      expected[property] = Self.capabilityVerdict(
+        host: w.hostStatus[key], workload: w.status[key], ownUserNamespace: ownUser)
+    }
+    for (property, key) in [("no_new_privs", "NoNewPrivs"), ("seccomp", "Seccomp_filters")] {
+      let h = Int(w.hostStatus[key] ?? "") ?? -1
+      let v = Int(w.status[key] ?? "") ?? -1
+      expected[property] = v > h ? "reduced" : "shared"
+    }
+    expected["cgroup"] = w.cgroup == w.hostCgroup ? "shared" : "isolated"
+    expected["cgroup limits"] = Self.limitsVerdict(
+      host: w.hostCgroupFiles.mapValues { [$0] }, workload: w.cgroupFiles.mapValues { [$0] })
+    let resources = ["as", "core", "cpu", "data", "fsize", "memlock", "nofile", "nproc", "stack"]
+    expected["rlimits (soft/hard)"] = Self.limitsVerdict(
+      host: w.hostLimits.filter { resources.contains($0.key) }, workload: w.limits.filter { resources.contains($0.key) }
+    )
+
+    // The kernel's answers to the same calls: exit 0 is allowed, else refused.
+    func outcome(_ call: String) -> String? { w.calls[call].map { $0 == 0 ? "allowed" : "denied" } }
+    for check in ["unshare-user", "unshare-net", "proc-1-root"] {
+      guard let h = outcome("host-\(check)"), let i = outcome("in-\(check)") else { continue }
+      // /proc/1/root opened inside reaches the host's root only when it is the host's.
+      let reach = check == "proc-1-root" && i == "allowed" ? w.root.map { $0.workload == $0.host } : nil
+      expected["check: \(check)"] = Self.checkVerdict(host: h, workload: i, reachesHost: reach)
+    }
+
+    var checked = 0
+    for row in rows {
+      // Never shared where the workload was refused; never reduced where both show the same.
+      if row.property.hasPrefix("check: ") {
+        let w0 = row.workload.split(separator: " ").first ?? ""
+        #expect(w0 == "allowed" || row.verdict != "shared", "\(name): \(row.property) \(row.workload)")
+        var table = Self.checkVerdict(host: row.host, workload: row.workload, reachesHost: nil)
+        if table == "shared" && row.verdict == "isolated" {
+          // Allowed on its own instance only: the raw socket's network namespace.
+          if row.property == "check: raw-socket" { #expect(w.own("net") == true, "\(name)") }
+          if row.property == "check: proc-1-root" { #expect(w.root.map { $0.workload != $0.host } == true) }
+          table = "isolated"
+        }
+        #expect(row.verdict == table, "\(name): \(row.property) host \(row.host) workload \(row.workload)")
+      } else if !row.property.hasSuffix(" namespace") {
+        #expect(
+          row.host != row.workload || row.verdict != "reduced", "\(name): \(row.property) \(row.host) = \(row.workload)"
+        )
+      }
+      if row.property == "check: raw-socket" && row.workload.hasPrefix("allowed") {
+        #expect(row.verdict == (w.own("net") == true ? "isolated" : "shared"), "\(name): raw socket's reach")
+      }
+      if let want = expected[row.property] {
+        #expect(row.verdict == want, "\(name): \(row.property) host \(row.host) workload \(row.workload)")
+        checked += 1
+      }
+    }
+    #expect(checked >= 20, "\(name): \(checked) rows witnessed")
+    // The displayed rlimits are the witness's: core and nofile, soft/hard.
+    let rl = try #require(rows.first { $0.property == "rlimits (soft/hard)" })
+    for resource in ["core", "nofile"] {
+      let pair = try #require(w.limits[resource])
+      let text = pair.map { $0.map { "\($0)" } ?? "unlimited" }.joined(separator: "/")
+      #expect(rl.workload.contains("\(resource) \(text)"), "\(name): \(rl.workload) vs prlimit \(text)")
+    }
+  }
+
+  @Test func theInProcessLevelsShareEveryNamespaceWithTheHost() throws {
+    let r = try Harness.run(["inspect", "--levels", "task,thread", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let columns = try Harness.json(r.stdout)["columns"] as? [[String: Any]] ?? []
+    #expect(columns.count == 2)
+    for column in columns {
+      let rows = column["rows"] as? [[String: Any]] ?? []
+      for kind in ["pid", "mnt", "uts", "ipc", "net", "user", "cgroup", "time"] {
+        // This test process is in the host's namespaces, as the host process is.
+        var st = stat()
+        guard stat("/proc/self/ns/\(kind)", &st) == 0 else { continue }
+        let row = rows.first { $0["property"] as? String == "\(kind) namespace" }
+        #expect(row?["workload"] as? String == "\(st.st_ino)", "\(kind)")
+        #expect(row?["verdict"] as? String == "shared", "\(kind)")
+      }
+      for row in rows where (row["property"] as? String)?.hasPrefix("check: ") == true {
+        let verdict = Self.checkVerdict(
+          host: row["host"] as? String ?? "", workload: row["workload"] as? String ?? "", reachesHost: nil)
+        #expect(row["verdict"] as? String == verdict, "\(row)")
+      }
+    }
+  }
+}
