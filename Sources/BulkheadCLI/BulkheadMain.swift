@@ -49,7 +49,8 @@ public enum BulkheadMain {
     // disposition before execve.)
     signal(SIGPIPE, SIG_IGN)
     if arguments.first == SeccompExportEntry.name { return SeccompExportEntry.main(Array(arguments.dropFirst())) }
-    signals = try? SignalFD(signals: Supervisor.forwardedSignals)
+    // SIGWINCH too: a workload's terminal follows the host's size (it is ignored by default anyway).
+    signals = try? SignalFD(signals: Supervisor.forwardedSignals + [SIGWINCH])
     do {
       if let fast = FastRunParser.parse(arguments) {
         return try RunCommand.run(flags: fast.flags, jsonStatus: fast.jsonStatus, command: fast.command)

@@ -43,7 +43,7 @@ public enum FastRunParser {
         name = name[..<eq]
       }
       switch name {
-      case "rw", "keep-env", "userns", "overlay", "bind-cwd", "bind-cwd-ro":
+      case "rw", "keep-env", "userns", "overlay", "bind-cwd", "bind-cwd-ro", "tty", "no-tty":
         guard inlineValue == nil else { return nil }
         switch name {
         case "rw": flags.rw = true
@@ -51,6 +51,10 @@ public enum FastRunParser {
         case "overlay": flags.overlay = true
         case "bind-cwd": flags.bindCwd = true
         case "bind-cwd-ro": flags.bindCwdRo = true
+        case "tty", "no-tty":
+          // Both given: the full parser says so.
+          guard flags.tty == nil else { return nil }
+          flags.tty = name == "tty"
         default: flags.keepEnv = true
         }
         i += 1

@@ -18,10 +18,16 @@ public struct RunCommand: ParsableCommand {
       bulkhead exits with the workload's code, 128+N when a signal N ended it, 125 when \
       setup failed, 126/127 when the command cannot be executed / is not found, 2 for usage errors.
 
-      --rootfs host: a fresh tmpfs root with the host's /usr, /bin, /sbin, /lib* read-only,       /etc/alternatives and /etc/ssl/certs, and copies of a few /etc files (ld.so.cache, passwd,       group, nsswitch.conf, localtime, hosts, os-release); no /home, /root, /run, /var, no shadow.       Missing mount points are created only in Bulkhead's own layers (the host view, an overlay,       /tmp, a --tmpfs), resolved inside the root; targets under /proc and /dev are refused.
+      At a terminal (stdin and stdout), the workload gets a pty of its own (in a container, \
+      from its own devpts; also /dev/console) as its controlling terminal, relayed in raw mode: \
+      job control, Ctrl-C, Ctrl-Z and window size work inside, and the terminal is restored \
+      at exit. -t forces a pty without a terminal, --no-tty refuses one.
+
+      --rootfs host: a fresh tmpfs root with the host's /usr, /bin, /sbin, /lib* read-only, /etc/alternatives and /etc/ssl/certs, and copies of a few /etc files (ld.so.cache, passwd, group, nsswitch.conf, localtime, hosts, os-release); no /home, /root, /run, /var, no shadow. Missing mount points are created only in Bulkhead's own layers (the host view, an overlay, /tmp, a --tmpfs), resolved inside the root; targets under /proc and /dev are refused.
 
       Examples:
         bulkhead run -- /bin/sh -c 'echo $$; hostname; ip link'
+        bulkhead run -- sh                                         # interactive, as docker run -it
         bulkhead run --share net --hostname lab -- sh -c 'hostname; ip link'
         bulkhead run --bind "$PWD":/tmp/work:ro --cwd /tmp/work -- ls -l
         bulkhead run --rootfs host -- python3 -c 'print(42)'      # the host's own programs
@@ -36,6 +42,14 @@ public struct RunCommand: ParsableCommand {
 
   @OptionGroup public var options: RunOptions
 
+  @Flag(
+    name: [.customShort("t"), .long],
+    help: "Give the workload a terminal (a pty of its own, relayed): the default when stdin is a terminal.")
+  public var tty = false
+
+  @Flag(name: .customLong("no-tty"), help: "Never give the workload a terminal: its stdio are bulkhead's own.")
+  public var noTty = false
+
   @Option(help: ArgumentHelp("Write the run's JSON status to a file ('-': stderr).", valueName: "file"))
   public var jsonStatus: String?
 
@@ -46,7 +60,15 @@ public struct RunCommand: ParsableCommand {
 
   public init() {}
 
+  /// The run flags with `-t`/`--no-tty`, which only `run` has.
+  public var flags: RunFlags {
+    var flags = options.flags
+    flags.tty = tty ? true : noTty ? false : nil
+    return flags
+  }
+
   public mutating func validate() throws {
+    if tty && noTty { throw ValidationError("--tty conflicts with --no-tty; give one of the two") }
     // Passthrough capture starts at the first argument it does not know: an option
     // before the command is a typo or a help request, never the command itself.
     if let first = command.first, first.hasPrefix("-"), first != "--" {
@@ -57,13 +79,14 @@ public struct RunCommand: ParsableCommand {
 
   public func run() throws {
     let argv = command.first == "--" ? Array(command.dropFirst()) : command
-    throw ExitCode(try Self.run(flags: options.flags, jsonStatus: jsonStatus, command: argv))
+    throw ExitCode(try Self.run(flags: flags, jsonStatus: jsonStatus, command: argv))
   }
 
   /// Flags to spec to outcome: shared by the full parser and `FastRunParser`.
   static func run(flags: RunFlags, jsonStatus: String?, command: [String]) throws(BulkheadError) -> Int32 {
     let spec = try flags.makeSpec(
-      command: command, hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
+      command: command, hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation,
+      hostTerminal: interactive)
     // Only descriptors the caller gave bulkhead may be passed on, not bulkhead's own.
     for fd in spec.passFDs where !FileDescriptor.wasInherited(fd) {
       throw .invalidSpec(
@@ -136,6 +159,15 @@ public struct RunCommand: ParsableCommand {
       }
     }
     return outcome.exitStatus
+  }
+
+  /// Whether `run` was started from a terminal, in its foreground: stdin and stdout
+  /// are terminals and bulkhead's process group owns stdin's. Then the workload gets
+  /// a terminal of its own without -t (a background `bulkhead run ... &` or a pipe
+  /// on either side keeps plain stdio: raw mode from the background would stop it,
+  /// and a pty would turn binary output into text).
+  static var interactive: Bool {
+    isatty(0) == 1 && isatty(1) == 1 && tcgetpgrp(0) == getpgrp()
   }
 
   static func describe(_ termination: Termination) -> String {

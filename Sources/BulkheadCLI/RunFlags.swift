@@ -40,6 +40,8 @@ public struct RunFlags: Sendable, Equatable {
   public var pids: Int? = nil
   public var cpus: Double? = nil
   public var cpuTime: String? = nil
+  /// `run -t`/`--tty` (true), `--no-tty` (false); nil: a pty when stdin is a terminal.
+  public var tty: Bool? = nil
 
   public init(
     level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
@@ -91,7 +93,7 @@ public struct RunFlags: Sendable, Equatable {
 
   public func makeSpec(
     command: [String], hostEnvironment: [(name: String, value: String)], defaultRootfs: () -> String?,
-    currentDirectory: () -> String? = currentWorkingDirectory
+    currentDirectory: () -> String? = currentWorkingDirectory, hostTerminal: Bool = false
   ) throws(BulkheadError) -> Spec {
     guard let level = IsolationLevel(rawValue: level.lowercased()) else {
       throw .invalidSpec(
@@ -236,7 +238,7 @@ public struct RunFlags: Sendable, Equatable {
         }, pids: pids, cpus: cpus),
       cpuTimeMilliseconds: try cpuTime.map { text throws(BulkheadError) in
         try parseDurationMilliseconds(text, field: "--cpu-time")
-      })
+      }, terminal: tty ?? hostTerminal)
     try spec.validate()
     return spec
   }

@@ -40,6 +40,8 @@ public final class Fleet {
     var cpuCheckDeadline: UInt64?
     var ended = false
     var reportUnwatched = false
+    /// The relay of its pty (`Spec.terminal`), nil without one.
+    var terminal: TerminalRelay?
 
     init(workload: Workload, options: Supervisor.Options, output: Int32?) {
       self.workload = workload
@@ -70,6 +72,10 @@ public final class Fleet {
 
   private static let signalToken = UInt64.max
   private static let timerToken = UInt64.max - 1
+  /// bulkhead's stdin, relayed to the one member with a terminal.
+  private static let terminalInputToken = UInt64.max - 2
+  /// The member whose pty stdin goes to (at most one: there is one stdin).
+  private var terminalMember: Int?
 
   /// `signals`: bulkhead's signalfd for the forwarded signals, or nil to forward none.
   public init(signals: SignalFD? = nil) throws(BulkheadError) {
@@ -109,6 +115,15 @@ public final class Fleet {
       if let fd = output {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         try loop.add(fd, token: base | 2)
+      }
+      if let master = workload.terminalFD {
+        if terminalMember == nil {
+          member.terminal = try TerminalRelay(
+            master: master, loop: loop, masterToken: base | 3, inputToken: Self.terminalInputToken)
+          terminalMember = index
+        } else {
+          close(master)
+        }
       }
     } catch {
       Supervisor.kill(workload, SIGKILL)
@@ -161,7 +176,16 @@ public final class Fleet {
     for token in tokens {
       switch token {
       case Self.signalToken:
-        for signal in signals?.drain() ?? [] { forward(signal) }
+        for signal in signals?.drain() ?? [] {
+          // A resize is the terminal's business, never forwarded as a signal.
+          if signal == SIGWINCH {
+            terminalMember.flatMap { members[$0]?.terminal }?.resize()
+          } else {
+            forward(signal)
+          }
+        }
+      case Self.terminalInputToken:
+        terminalMember.flatMap { members[$0]?.terminal }?.inputReady()
       case Self.timerToken:
         _ = timer.consume()
         armedFor = nil
@@ -172,7 +196,8 @@ public final class Fleet {
         switch token & 3 {
         case 0: try reap(index, at: at, handle)
         case 1: deliverReports(index, at: at, handle)
-        default: deliverOutput(index, at: at, handle, final: false)
+        case 2: deliverOutput(index, at: at, handle, final: false)
+        default: members[index]?.terminal?.masterReady()
         }
       }
     }
@@ -201,6 +226,8 @@ public final class Fleet {
       code == CLD_EXITED ? .exited(code: status) : .signaled(signal: status, coreDumped: code == CLD_DUMPED)
     deliverReports(index, at: at, handle)
     deliverOutput(index, at: at, handle, final: true)
+    // What it printed last, then the host terminal as it was: before anyone reports.
+    member.terminal?.finish()
     let stats = workload.cgroup?.stats()
     // A sandbox group (not a tracking one) is killed whole on removal: what is still
     // in it now outlived the workload (a container's pid namespace allows none).
@@ -232,6 +259,9 @@ public final class Fleet {
   private func finish(_ index: Int) {
     guard let member = members.removeValue(forKey: index) else { return }
     member.ended = true
+    member.terminal?.finish()
+    member.terminal = nil
+    if terminalMember == index { terminalMember = nil }
     loop.remove(member.workload.pidfd)
     close(member.workload.pidfd)
     if let fd = member.workload.reportFD {

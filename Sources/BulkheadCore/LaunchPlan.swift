@@ -173,6 +173,7 @@ public final class LaunchPlan {
     config.pointee.go_write_fd = -1
     config.pointee.err_fd = -1
     config.pointee.stdout_fd = -1
+    config.pointee.console_fd = -1
 
     for fd in spec.passFDs where !FileDescriptor.isOpen(fd) {
       throw .invalidSpec(
@@ -366,7 +367,10 @@ public final class LaunchPlan {
     }
     add(BH_OP_MKDIR, nil, "/dev", "shm", 0, "create /dev/shm")
     add(BH_OP_TMPFS, nil, "/dev/shm", "mode=1777,size=\(Self.shmSize)", nosuid | nodev, "tmpfs on /dev/shm")
-    if stdinIsTerminal {
+    if spec.terminal {
+      add(BH_OP_MKFILE, nil, "/dev", "console", 0, "create /dev/console")
+    }
+    if stdinIsTerminal || spec.terminal {
       add(BH_OP_MKDIR, nil, "/dev", "pts", 0, "create /dev/pts")
       add(BH_OP_DEVPTS, nil, "/dev/pts", "newinstance,ptmxmode=0666,mode=0620", 0, "devpts on /dev/pts")
       add(BH_OP_SYMLINK, "pts/ptmx", "/dev", "ptmx", 0, "symlink /dev/ptmx")

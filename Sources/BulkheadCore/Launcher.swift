@@ -107,7 +107,7 @@ public struct Launcher: Sendable {
       namespaces: [], workingDirectory: spec.workingDirectory, environment: spec.environment,
       passFDs: spec.passFDs + [report.write.rawValue], graceMilliseconds: spec.graceMilliseconds,
       timeoutMilliseconds: spec.timeoutMilliseconds, confinement: spec.confinement, cgroup: spec.cgroup,
-      cpuTimeMilliseconds: spec.cpuTimeMilliseconds)
+      cpuTimeMilliseconds: spec.cpuTimeMilliseconds, terminal: spec.terminal)
     let workload: Workload
     do {
       workload = try start(LaunchPlan(spec: host), recordNamespaces: recordNamespaces)
@@ -136,6 +136,33 @@ public struct Launcher: Sendable {
     plan.config.pointee.go_write_fd = go.write.rawValue
     plan.config.pointee.err_fd = report.write.rawValue
     plan.config.pointee.stdout_fd = stdoutFD ?? -1
+    // A terminal: the child opens a pty in its own devpts and sends the master back
+    // over this socket pair (captured output has no terminal).
+    var console: (parent: Int32, child: Int32)? = nil
+    if plan.spec.terminal && stdoutFD == nil {
+      var pair: [Int32] = [-1, -1]
+      guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+        let err = errno
+        for fd in [go.read, go.write, report.read, report.write] { fd.close() }
+        throw .setupFailed(step: "socketpair (terminal)", errno: err)
+      }
+      console = (pair[0], pair[1])
+      plan.config.pointee.console_fd = pair[1]
+      var size = winsize()
+      if ioctl(0, UInt(TIOCGWINSZ), &size) == 0 || ioctl(1, UInt(TIOCGWINSZ), &size) == 0 {
+        plan.config.pointee.console_rows = size.ws_row
+        plan.config.pointee.console_cols = size.ws_col
+      }
+    } else {
+      plan.config.pointee.console_fd = -1
+    }
+    func closeConsole() {
+      if let console {
+        close(console.parent)
+        close(console.child)
+      }
+      console = nil
+    }
 
     guard
       let stack = mmap(
@@ -144,6 +171,7 @@ public struct Launcher: Sendable {
     else {
       let err = errno
       for fd in [go.read, go.write, report.read, report.write] { fd.close() }
+      closeConsole()
       throw .setupFailed(step: "mmap (child stack)", errno: err)
     }
     let startWall = wallClockNanoseconds()
@@ -170,6 +198,7 @@ public struct Launcher: Sendable {
       } catch {
         if !tracking {
           for fd in [go.read, go.write, report.read, report.write] { fd.close() }
+          closeConsole()
           munmap(stack, Self.stackSize)
           throw error
         }
@@ -185,9 +214,14 @@ public struct Launcher: Sendable {
     }
     go.read.close()
     report.write.close()
+    if let child = console?.child {
+      close(child)
+      console?.child = -1
+    }
     guard spawned.pid > 0 else {
       go.write.close()
       report.read.close()
+      if let parent = console?.parent { close(parent) }
       munmap(stack, Self.stackSize)
       try? group?.remove()
       throw Self.cloneError(spawned.err, namespaces: plan.namespaces)
@@ -203,6 +237,7 @@ public struct Launcher: Sendable {
       _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
       report.read.close()
       close(spawned.pidfd)
+      if let parent = console?.parent { close(parent) }
       munmap(stack, Self.stackSize)
       try? group?.remove()
       return error
@@ -242,6 +277,17 @@ public struct Launcher: Sendable {
     if got > 0 {
       throw abandon(Self.childError(record, plan: plan))
     }
+    var terminalFD: Int32? = nil
+    if let parent = console?.parent {
+      // Sent before execve, so it is queued by now.
+      let master = bh_recv_fd(parent)
+      let err = errno
+      close(parent)
+      if master < 0 {
+        throw abandon(.setupFailed(step: "receive the terminal", errno: err))
+      }
+      terminalFD = master
+    }
     report.read.close()
     munmap(stack, Self.stackSize)
     var workload = Workload(
@@ -249,6 +295,7 @@ public struct Launcher: Sendable {
       startedAtWallNanoseconds: startWall, startedAtMonotonicNanoseconds: startMono,
       execedAtMonotonicNanoseconds: execed, usedClone3: spawned.used_clone3 != 0)
     workload.cgroup = group
+    workload.terminalFD = terminalFD
     workload.confinement = AppliedConfinement(
       seccompProfile: plan.seccompProfile, seccompInstructions: plan.seccompFilter?.instructions.count,
       seccompNotes: plan.seccompFilter?.notes ?? [], capabilities: plan.keptCapabilities.map(Capabilities.names))

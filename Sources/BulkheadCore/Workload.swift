@@ -25,6 +25,8 @@ public struct Workload: Sendable {
   public var cgroup: CgroupGroup? = nil
   /// What confinement was applied, for reports.
   public var confinement: AppliedConfinement? = nil
+  /// The master of the workload's pty (`Spec.terminal`), relayed by the supervisor.
+  public var terminalFD: Int32? = nil
 }
 
 /// The confinement a launch applied, as resolved in the parent.
@@ -56,6 +58,7 @@ extension Workload {
     copy.executed = executed
     copy.cgroup = cgroup
     copy.confinement = confinement
+    copy.terminalFD = terminalFD
     return copy
   }
 }

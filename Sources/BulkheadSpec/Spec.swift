@@ -35,6 +35,9 @@ public struct Spec: Sendable, Codable, Equatable {
   public var cgroup: CgroupRequest
   /// CPU-time limit (user + system); then SIGTERM, and SIGKILL after the grace.
   public var cpuTimeMilliseconds: Int?
+  /// A pty of the sandbox's own as the workload's controlling terminal and stdio,
+  /// relayed to bulkhead's (`-t`; the default when stdin is a terminal).
+  public var terminal: Bool
 
   public init(
     level: IsolationLevel = .container,
@@ -54,7 +57,8 @@ public struct Spec: Sendable, Codable, Equatable {
     timeoutMilliseconds: Int? = nil,
     confinement: Confinement = Confinement(),
     cgroup: CgroupRequest = CgroupRequest(),
-    cpuTimeMilliseconds: Int? = nil
+    cpuTimeMilliseconds: Int? = nil,
+    terminal: Bool = false
   ) {
     self.level = level
     self.command = command
@@ -74,6 +78,7 @@ public struct Spec: Sendable, Codable, Equatable {
     self.confinement = confinement
     self.cgroup = cgroup
     self.cpuTimeMilliseconds = cpuTimeMilliseconds
+    self.terminal = terminal
   }
 }
 
@@ -81,7 +86,32 @@ extension Spec {
   enum CodingKeys: String, CodingKey {
     case level, command, workloads, namespaces, rootfs, hostView, overlay, readOnlyRoot, hostname, workingDirectory,
       mounts, environment
-    case passFDs, graceMilliseconds, timeoutMilliseconds, confinement, cgroup, cpuTimeMilliseconds
+    case passFDs, graceMilliseconds, timeoutMilliseconds, confinement, cgroup, cpuTimeMilliseconds, terminal
+  }
+
+  /// Decodes like the synthesized form; fields added later (`terminal`) may be absent.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      level: try c.decode(IsolationLevel.self, forKey: .level),
+      command: try c.decode([String].self, forKey: .command),
+      workloads: try c.decode([String].self, forKey: .workloads),
+      namespaces: try c.decode(Set<NamespaceKind>.self, forKey: .namespaces),
+      rootfs: try c.decodeIfPresent(String.self, forKey: .rootfs),
+      hostView: try c.decodeIfPresent(HostView.self, forKey: .hostView),
+      overlay: try c.decodeIfPresent(RootOverlay.self, forKey: .overlay),
+      readOnlyRoot: try c.decode(Bool.self, forKey: .readOnlyRoot),
+      hostname: try c.decode(String.self, forKey: .hostname),
+      workingDirectory: try c.decodeIfPresent(String.self, forKey: .workingDirectory),
+      mounts: try c.decode([MountSpec].self, forKey: .mounts),
+      environment: try c.decode([EnvironmentVariable].self, forKey: .environment),
+      passFDs: try c.decode([Int32].self, forKey: .passFDs),
+      graceMilliseconds: try c.decode(Int.self, forKey: .graceMilliseconds),
+      timeoutMilliseconds: try c.decodeIfPresent(Int.self, forKey: .timeoutMilliseconds),
+      confinement: try c.decode(Confinement.self, forKey: .confinement),
+      cgroup: try c.decode(CgroupRequest.self, forKey: .cgroup),
+      cpuTimeMilliseconds: try c.decodeIfPresent(Int.self, forKey: .cpuTimeMilliseconds),
+      terminal: try c.decodeIfPresent(Bool.self, forKey: .terminal) ?? false)
   }
 
   /// Encodes like the synthesized form, with `namespaces` sorted so that the
@@ -106,6 +136,7 @@ extension Spec {
     try c.encode(confinement, forKey: .confinement)
     try c.encode(cgroup, forKey: .cgroup)
     try c.encodeIfPresent(cpuTimeMilliseconds, forKey: .cpuTimeMilliseconds)
+    try c.encode(terminal, forKey: .terminal)
   }
 }
 

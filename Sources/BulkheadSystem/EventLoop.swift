@@ -16,12 +16,29 @@ public final class EventLoop {
 
   deinit { close(epollFD) }
 
-  /// Watches `fd` for input (a pidfd is readable when its process exits).
-  public func add(_ fd: Int32, token: UInt64) throws(BulkheadError) {
+  /// Watches `fd` for input (a pidfd is readable when its process exits), and for
+  /// room to write when `writable`.
+  public func add(_ fd: Int32, token: UInt64, writable: Bool = false) throws(BulkheadError) {
+    var event = epoll_event()
+    event.events = EPOLLIN.rawValue | (writable ? EPOLLOUT.rawValue : 0)
+    event.data.u64 = token
+    try syscallChecked("epoll_ctl") { epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) }
+  }
+
+  /// Watches `fd` for input if epoll can (a regular file or /dev/null cannot: EPERM).
+  public func tryAdd(_ fd: Int32, token: UInt64) -> Bool {
     var event = epoll_event()
     event.events = EPOLLIN.rawValue
     event.data.u64 = token
-    try syscallChecked("epoll_ctl") { epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) }
+    return epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0
+  }
+
+  /// Changes whether a watched `fd` also wakes the loop when it can be written to.
+  public func modify(_ fd: Int32, token: UInt64, writable: Bool) {
+    var event = epoll_event()
+    event.events = EPOLLIN.rawValue | (writable ? EPOLLOUT.rawValue : 0)
+    event.data.u64 = token
+    _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
   }
 
   public func remove(_ fd: Int32) {

@@ -352,6 +352,62 @@ static void bh_enter_rootfs(const bh_child_config *c) {
   if (r < 0) bh_fail(c, BH_STEP_READONLY_ROOT, r, 0);
 }
 
+/// The workload's terminal: a pty from the sandbox's own /dev/ptmx (a container's
+/// devpts instance, the host's at the process level), its slave the controlling
+/// terminal (we are a session leader without one) and 0, 1, 2, bound on
+/// /dev/console in a container (runtime-spec), its master sent to the supervisor,
+/// which relays it to bulkhead's own terminal.
+static void bh_terminal(const bh_child_config *c) {
+  long master = bh_raw4(__NR_openat, AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  if (master < 0) bh_fail(c, BH_STEP_TERMINAL, master, 0);
+  int unlock = 0;
+  long r = bh_raw3(__NR_ioctl, master, TIOCSPTLCK, &unlock);
+  if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 1);
+  long slave = bh_raw3(__NR_ioctl, master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) bh_fail(c, BH_STEP_TERMINAL, slave, 2);
+  if (c->console_rows && c->console_cols) {
+    struct winsize ws = {.ws_row = c->console_rows, .ws_col = c->console_cols, .ws_xpixel = 0, .ws_ypixel = 0};
+    r = bh_raw3(__NR_ioctl, slave, TIOCSWINSZ, &ws);
+    if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 3);
+  }
+  r = bh_raw3(__NR_ioctl, slave, TIOCSCTTY, 0);
+  if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 4);
+  if (c->rootfs) {
+    char fdpath[32];
+    bh_fd_path(fdpath, (int)slave);
+    r = bh_raw5(__NR_mount, fdpath, "/dev/console", 0, MS_BIND, 0);
+    if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 5);
+  }
+  // One byte of data (SCM_RIGHTS needs some), the master as the ancillary part.
+  char byte = 'T';
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } control;
+  for (size_t i = 0; i < sizeof control.buf; i++) control.buf[i] = 0;
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  int fd = (int)master;
+  unsigned char *data = CMSG_DATA(cm);
+  for (size_t i = 0; i < sizeof fd; i++) data[i] = ((unsigned char *)&fd)[i];
+  r = bh_raw3(__NR_sendmsg, c->console_fd, &msg, MSG_NOSIGNAL);
+  if (r < 0) bh_fail(c, BH_STEP_CONSOLE_SEND, r, 0);
+  bh_raw1(__NR_close, master);
+  for (int target = 0; target < 3; target++) {
+    r = bh_raw3(__NR_dup3, slave, target, 0);
+    if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 6);
+  }
+  if (slave > 2) bh_raw1(__NR_close, slave);
+}
+
 static void bh_close_fds(const bh_child_config *c) {
   // Mark everything above 2 close-on-exec (the error pipe already is: its EOF
   // tells the parent that execve succeeded), then clear the flag on passed ones.
@@ -522,6 +578,8 @@ int bh_child_main(void *arg) {
     r = bh_raw1(__NR_chdir, c->cwd);
     if (r < 0) bh_fail(c, BH_STEP_CHDIR, r, 0);
   }
+  // 6b. A terminal of the sandbox's own (after the mounts: its devpts; after setsid).
+  if (c->console_fd >= 0) bh_terminal(c);
   // 7. Resource limits.
   for (size_t i = 0; i < c->rlimit_count; i++) {
     r = bh_raw4(__NR_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].limit, 0);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,8 +183,36 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_STDOUT: return "redirect stdout";
     case BH_STEP_MKPATH: return "create a mount point in a Bulkhead layer";
     case BH_STEP_COPY: return "copy a host file into the host view";
+    case BH_STEP_TERMINAL: return "open the terminal";
+    case BH_STEP_CONSOLE_SEND: return "send the terminal to the supervisor";
   }
   return "unknown step";
 }
 
 int bh_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int bh_recv_fd(int sock) {
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) return -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      return fd;
+    }
+  }
+  errno = EBADMSG;
+  return -1;
+}

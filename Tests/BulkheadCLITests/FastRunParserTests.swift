@@ -9,7 +9,7 @@ struct FastRunParserTests {
   func full(_ arguments: [String]) -> FastRunParser.Parsed? {
     guard let command = try? RunCommand.parse(Array(arguments.dropFirst())) else { return nil }
     let argv = command.command.first == "--" ? Array(command.command.dropFirst()) : command.command
-    return FastRunParser.Parsed(flags: command.options.flags, jsonStatus: command.jsonStatus, command: argv)
+    return FastRunParser.Parsed(flags: command.flags, jsonStatus: command.jsonStatus, command: argv)
   }
 
   static let shapes: [[String]] = [
@@ -28,6 +28,8 @@ struct FastRunParserTests {
     ["run", "--json-status", "/tmp/s.json", "--", "true", "--", "x"],
     ["run", "--rootfs", "host", "--overlay", "--bind-cwd", "--bind-overlay", "/s:/d", "--", "python3"],
     ["run", "--rootfs=host", "--overlay-dir", "/tmp/o", "--bind-cwd-ro", "--", "cc", "--version"],
+    ["run", "--tty", "--", "sh"],
+    ["run", "--no-tty", "--level", "process", "--", "sh"],
     ["run"],
   ]
 
@@ -41,7 +43,8 @@ struct FastRunParserTests {
     ["run", "--help"], ["run", "-h"], ["run", "--levl", "x", "--", "true"], ["run", "--level"],
     ["run", "--level", "--rw", "--", "true"], ["run", "--pass-fd", "x", "--", "true"],
     ["run", "--rw=yes", "--", "true"], ["run", "--overlay=1", "--", "true"], ["run", "--bind-cwd=ro", "--", "x"],
-    ["run", "-e", "x"], ["inspect"], [],
+    ["run", "-e", "x"], ["inspect"], [], ["run", "-t", "--", "sh"],
+    ["run", "--tty", "--no-tty", "--", "sh"], ["run", "--tty=1", "--", "sh"],
   ])
   func anythingElseGoesToTheFullParser(arguments: [String]) {
     #expect(FastRunParser.parse(arguments) == nil)

@@ -54,6 +54,8 @@ typedef enum bh_step {
   BH_STEP_STDOUT = 32,         // dup2 the captured stdout
   BH_STEP_MKPATH = 33,         // create a missing mount point in a Bulkhead layer (index)
   BH_STEP_COPY = 34,           // copy a host file into the host view's /etc (index)
+  BH_STEP_TERMINAL = 35,       // open a pty in the sandbox's devpts, make it the controlling terminal
+  BH_STEP_CONSOLE_SEND = 36,   // send its master to the supervisor (SCM_RIGHTS)
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -128,6 +130,11 @@ typedef struct bh_child_config {
   uint16_t seccomp_length;
   uint32_t seccomp_flags;         // SECCOMP_FILTER_FLAG_*
   int stdout_fd;             // >= 0: becomes the workload's stdout (dup2 onto 1)
+  int console_fd;            // >= 0: a unix socket; the child opens a pty in its own /dev/ptmx,
+                             // makes the slave its controlling terminal and stdio (and, in a
+                             // container, /dev/console), and sends the master over this socket
+  uint16_t console_rows;     // the pty's initial window size (0: left as the kernel makes it)
+  uint16_t console_cols;
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.
@@ -167,6 +174,8 @@ int bh_pidfd_open(pid_t pid);
 int bh_pipe_cloexec(int fds[2]);
 /// The step's name, for error messages ("pivot_root", "mount", ...).
 const char *bh_step_name(int32_t step);
+/// Receives one descriptor sent with SCM_RIGHTS on `sock` (MSG_DONTWAIT); -1 with errno when none.
+int bh_recv_fd(int sock);
 
 #ifdef __cplusplus
 }
