@@ -378,9 +378,22 @@ static void bh_terminal(const bh_child_config *c) {
     r = bh_raw5(__NR_mount, fdpath, "/dev/console", 0, MS_BIND, 0);
     if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 5);
   }
-  // One byte of data (SCM_RIGHTS needs some), the master as the ancillary part.
-  char byte = 'T';
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  // The pty's name as the data ("/dev/pts/N", what conmon and containerd's console
+  // receivers read), the master as the ancillary part.
+  unsigned number = 0;
+  r = bh_raw3(__NR_ioctl, master, TIOCGPTN, &number);
+  if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 7);
+  char name[32] = "/dev/pts/";
+  size_t len = 9;
+  char digits[12];
+  int nd = 0;
+  do {
+    digits[nd++] = (char)('0' + number % 10);
+    number /= 10;
+  } while (number && nd < 11);
+  while (nd) name[len++] = digits[--nd];
+  name[len] = 0;
+  struct iovec iov = {.iov_base = name, .iov_len = len};
   union {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(int))];

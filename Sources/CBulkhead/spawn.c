@@ -192,8 +192,8 @@ const char *bh_step_name(int32_t step) {
 int bh_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int bh_recv_fd(int sock) {
-  char byte;
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  char name[64];  // the pty's name; only the descriptor is used
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
   union {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(int))];
