@@ -55,21 +55,24 @@ static size_t bh_strlen(const char *s) {
   return n;
 }
 
-/// Writes "/proc/self/fd/<fd>" into buf (at least 32 bytes).
-static void bh_fd_path(char *buf, int fd) {
-  static const char prefix[] = "/proc/self/fd/";
+/// Writes `prefix` then `v` in decimal into buf (at least strlen(prefix) + 12
+/// bytes), NUL-terminated; returns the length.
+static size_t bh_format_number(char *buf, const char *prefix, unsigned v) {
   size_t i = 0;
   for (; prefix[i]; i++) buf[i] = prefix[i];
   char digits[12];
   int n = 0;
-  unsigned v = (unsigned)fd;
   do {
     digits[n++] = (char)('0' + v % 10);
     v /= 10;
   } while (v && n < 11);
   while (n) buf[i++] = digits[--n];
   buf[i] = 0;
+  return i;
 }
+
+/// Writes "/proc/self/fd/<fd>" into buf (at least 32 bytes).
+static void bh_fd_path(char *buf, int fd) { bh_format_number(buf, "/proc/self/fd/", (unsigned)fd); }
 
 /// Opens `path` (absolute, inside the new root) as O_PATH, never leaving the rootfs:
 /// RESOLVE_IN_ROOT treats ".." and absolute symlinks as if the rootfs were "/".
@@ -383,16 +386,8 @@ static void bh_terminal(const bh_child_config *c) {
   unsigned number = 0;
   r = bh_raw3(__NR_ioctl, master, TIOCGPTN, &number);
   if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 7);
-  char name[32] = "/dev/pts/";
-  size_t len = 9;
-  char digits[12];
-  int nd = 0;
-  do {
-    digits[nd++] = (char)('0' + number % 10);
-    number /= 10;
-  } while (number && nd < 11);
-  while (nd) name[len++] = digits[--nd];
-  name[len] = 0;
+  char name[32];
+  size_t len = bh_format_number(name, "/dev/pts/", number);
   struct iovec iov = {.iov_base = name, .iov_len = len};
   union {
     struct cmsghdr align;
