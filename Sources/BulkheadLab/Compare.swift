@@ -222,6 +222,7 @@ public enum CompareView {
     for s in report.levels { lines.append("\(s.level.rawValue): \(s.verdict)") }
     lines.append("VM: \(report.vm.verdict); \(report.vm.source)")
     lines.append("")
+    lines += hostPathLines(report.scorecard)
     lines.append(
       "crash cells: verdict and siblings still beating; spawn: from the call to the unit's exit; round trip and "
         + "streaming on one core (peers pinned to cpu 0); memory by cgroup accounting.")
@@ -234,6 +235,18 @@ public enum CompareView {
       for warning in report.cost.warnings { lines.append("warning: \(warning)") }
     }
     return lines.joined(separator: "\n")
+  }
+
+  /// What the container level's root exposes of the host, beside the host view's
+  /// (the scorecard's "host paths in view" row of every column past the levels:
+  /// the container, and "host view" when the container had another root).
+  static func hostPathLines(_ card: Scorecard) -> [String] {
+    let rows = card.columns.filter {
+      $0.level == IsolationLevel.container.rawValue || IsolationLevel(rawValue: $0.level) == nil
+    }.compactMap { column in column.rows.first { $0.property == "host paths in view" }.map { (column.level, $0) } }
+    guard let first = rows.first?.1 else { return [] }
+    return ["host paths in view (the host's very own files, of \(first.host)):"]
+      + rows.map { "  \($0.0): \($0.1.workload) (\($0.1.verdict.rawValue))" } + [""]
   }
 
   /// The self-contained HTML report: the table, the verdicts, and the charts.
