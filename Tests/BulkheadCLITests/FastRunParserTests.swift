@@ -28,6 +28,7 @@ struct FastRunParserTests {
     ["run", "--json-status", "/tmp/s.json", "--", "true", "--", "x"],
     ["run", "--rootfs", "host", "--overlay", "--bind-cwd", "--bind-overlay", "/s:/d", "--", "python3"],
     ["run", "--rootfs=host", "--overlay-dir", "/tmp/o", "--bind-cwd-ro", "--", "cc", "--version"],
+    ["run", "--rootfs", "host", "--overlay", "--overlay-size", "64M", "--bind-overlay", "/s:/d", "--", "make"],
     ["run"],
   ]
 
