@@ -58,7 +58,7 @@ struct InspectWitnessTests {
       inProcess
       ? ""
       : """
-      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"'
+      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"; chroot / true 2>/dev/null; echo "call in-chroot-escape $?"; mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call in-mount $?"'
       """
     let script = """
       \(launch)
@@ -93,6 +93,9 @@ struct InspectWitnessTests {
       unshare -U true 2>/dev/null; echo "call host-unshare-user $?"
       unshare -n true 2>/dev/null; echo "call host-unshare-net $?"
       ls /proc/1/root/ >/dev/null 2>&1; echo "call host-proc-1-root $?"
+      chroot / true 2>/dev/null; echo "call host-chroot-escape $?"
+      # The probe's own harmless mount: an unknown type (ENODEV) means the mount was permitted.
+      mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call host-mount $?"
       """
     let r = try Harness.shell(script)
     #expect(r.status == 0, "\(r.stderr)")
@@ -223,7 +226,7 @@ struct InspectWitnessTests {
 
     // The kernel's answers to the same calls: exit 0 is allowed, else refused.
     func outcome(_ call: String) -> String? { w.calls[call].map { $0 == 0 ? "allowed" : "denied" } }
-    for check in ["unshare-user", "unshare-net", "proc-1-root"] {
+    for check in ["unshare-user", "unshare-net", "proc-1-root", "chroot-escape", "mount"] {
       guard let h = outcome("host-\(check)"), let i = outcome("in-\(check)") else { continue }
       // /proc/1/root opened inside reaches the host's root only when it is the host's.
       let reach = check == "proc-1-root" && i == "allowed" ? w.root.map { $0.workload == $0.host } : nil
