@@ -58,7 +58,7 @@ struct InspectWitnessTests {
       inProcess
       ? ""
       : """
-      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"; chroot / true 2>/dev/null; echo "call in-chroot-escape $?"; mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call in-mount $?"'
+      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"; chroot / true 2>/dev/null; echo "call in-chroot-escape $?"; mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call in-mount $?"; (: >> /proc/sys/kernel/hostname) 2>/dev/null; echo "call in-write-proc-sys $?"'
       """
     let script = """
       \(launch)
@@ -96,6 +96,8 @@ struct InspectWitnessTests {
       chroot / true 2>/dev/null; echo "call host-chroot-escape $?"
       # The probe's own harmless mount: an unknown type (ENODEV) means the mount was permitted.
       mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call host-mount $?"
+      # Opened for writing, nothing written (as the probe's check).
+      (: >> /proc/sys/kernel/hostname) 2>/dev/null; echo "call host-write-proc-sys $?"
       """
     let r = try Harness.shell(script)
     #expect(r.status == 0, "\(r.stderr)")
@@ -226,7 +228,7 @@ struct InspectWitnessTests {
 
     // The kernel's answers to the same calls: exit 0 is allowed, else refused.
     func outcome(_ call: String) -> String? { w.calls[call].map { $0 == 0 ? "allowed" : "denied" } }
-    for check in ["unshare-user", "unshare-net", "proc-1-root", "chroot-escape", "mount"] {
+    for check in ["unshare-user", "unshare-net", "proc-1-root", "chroot-escape", "mount", "write-proc-sys"] {
       guard let h = outcome("host-\(check)"), let i = outcome("in-\(check)") else { continue }
       // /proc/1/root opened inside reaches the host's root only when it is the host's.
       let reach = check == "proc-1-root" && i == "allowed" ? w.root.map { $0.workload == $0.host } : nil
