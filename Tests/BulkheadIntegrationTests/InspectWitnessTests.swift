@@ -37,6 +37,9 @@ struct InspectWitnessTests {
     ("default container", []), ("--userns --cap-drop all", ["--userns", "--cap-drop", "all"]),
     ("--share net", ["--share", "net"]), ("process", ["--level", "process"]),
     ("thread", ["--level", "thread"]), ("task", ["--level", "task"]),
+    // --userns and --share are the container's only (refused elsewhere); --cap-drop is not.
+    ("process --cap-drop all", ["--level", "process", "--cap-drop", "all"]),
+    ("thread --cap-drop all", ["--level", "thread", "--cap-drop", "all"]),
   ]
 
   func witness(_ options: [String]) throws -> Witness {
