@@ -89,6 +89,15 @@ struct CompareCommand: ParsableCommand {
     if let html { printError("bulkhead: compare: the HTML report is \(html)") }
   }
 
+  /// The container level's root flags as given, for the page; nil: the default root.
+  static func describeRoot(_ flags: RunFlags) -> String? {
+    let parts = [
+      flags.rootfs.map { "--rootfs \($0)" }, flags.overlay ? "--overlay" : nil,
+      flags.overlayDir.map { "--overlay-dir \($0)" },
+    ].compactMap { $0 }
+    return parts.isEmpty ? nil : parts.joined(separator: " ")
+  }
+
   /// The whole comparison: scorecard, crash matrix, cost. `container` carries the
   /// container level's root (rootfs, overlay); the cost uses the default root.
   static func measure(quick: Bool, container: RunFlags = RunFlags(), progress: @escaping (String) -> Void)
@@ -139,6 +148,6 @@ struct CompareCommand: ParsableCommand {
       warnings: BenchRun.warnings(for: results, machine: machine))
     return CompareReport(
       machine: machine, startedAt: startedAt, seconds: Double(monotonicNanoseconds() - started) / 1e9, quick: quick,
-      scorecard: scorecard, crash: crashReport, cost: cost)
+      scorecard: scorecard, crash: crashReport, cost: cost, containerRoot: Self.describeRoot(container))
   }
 }

@@ -82,6 +82,10 @@ import Testing
         "host paths in view (the host's very own files, of 4 probed):", "  container: none (isolated)",
         "  host view: ro /usr (reduced)", "",
       ])
+    // The container's root is named when it is not the default one.
+    #expect(
+      CompareView.hostPathLines(card, containerRoot: "--rootfs host --overlay")[1]
+        == "  container (--rootfs host --overlay): none (isolated)")
     // Without a container column there is nothing to say.
     #expect(CompareView.hostPathLines(Scorecard(host: host, levels: [("process", process)])).isEmpty)
   }
