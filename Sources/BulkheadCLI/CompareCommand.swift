@@ -27,6 +27,11 @@ struct CompareCommand: ParsableCommand {
         bulkhead compare
         bulkhead compare --quick
         bulkhead compare --html report.html --json report.json
+        bulkhead compare --rootfs host --overlay   # the container level on the host's own programs
+
+      --rootfs, --overlay and --overlay-dir apply to the container level of the scorecard \
+      and the crash matrix, as in 'bulkhead run' (the crash matrix's containers get a \
+      throwaway overlay for either flag: they are many); the cost is measured on the busybox root.
       """)
 
   @Flag(help: "A smaller run: fewer faults, siblings and samples.")
@@ -39,6 +44,30 @@ struct CompareCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Write a self-contained HTML report with its charts to this file.", valueName: "file"))
   var html: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "The container level's root, as in 'bulkhead run': a directory, or 'host' for the host view.",
+      valueName: "dir|host"))
+  var rootfs: String?
+
+  @Flag(help: "The container level under a throwaway overlay, as in 'bulkhead run --overlay'.")
+  var overlay = false
+
+  @Option(
+    help: ArgumentHelp(
+      "The scorecard's container under an overlay whose writes are kept in DIR/upper, as in 'bulkhead run'.",
+      valueName: "dir"))
+  var overlayDir: String?
+
+  /// The container level's flags: the default ones with the root chosen here.
+  var containerFlags: RunFlags {
+    var flags = RunFlags()
+    flags.rootfs = rootfs
+    flags.overlay = overlay
+    flags.overlayDir = overlayDir
+    return flags
+  }
+
   func run() throws {
     guard geteuid() == 0 else {
       throw BulkheadError(
@@ -47,17 +76,33 @@ struct CompareCommand: ParsableCommand {
         hint: "run it as root (sudo bulkhead compare)")
     }
     if let json { try checkWritable(json, field: "--json") }
+    // Contradicting flags are refused now; a root that is not there at the scorecard's
+    // first container, a few seconds in (before the crash matrix and the cost).
+    _ = try containerFlags.makeSpec(
+      command: ["true"], hostEnvironment: hostEnvironment(), defaultRootfs: defaultRootfsLocation)
     unblockForwardedSignals()
     if let html { try checkWritable(html, field: "--html") }
-    let report = try Self.measure(quick: quick) { printError("bulkhead: compare: \($0)") }
+    let report = try Self.measure(quick: quick, container: containerFlags) { printError("bulkhead: compare: \($0)") }
     if let json { try writeJSON(report, to: json, field: "--json") }
     if let html { try writeText(CompareView.html(report), to: html, field: "--html") }
     print(CompareView.text(report))
     if let html { printError("bulkhead: compare: the HTML report is \(html)") }
   }
 
-  /// The whole comparison: scorecard, crash matrix, cost.
-  static func measure(quick: Bool, progress: @escaping (String) -> Void) throws(BulkheadError) -> CompareReport {
+  /// The container level's root flags as given, for the page; nil: the default root.
+  static func describeRoot(_ flags: RunFlags) -> String? {
+    let parts = [
+      flags.rootfs.map { "--rootfs \($0)" }, flags.overlay ? "--overlay" : nil,
+      flags.overlayDir.map { "--overlay-dir \($0)" },
+    ].compactMap { $0 }
+    return parts.isEmpty ? nil : parts.joined(separator: " ")
+  }
+
+  /// The whole comparison: scorecard, crash matrix, cost. `container` carries the
+  /// container level's root (rootfs, overlay); the cost uses the default root.
+  static func measure(quick: Bool, container: RunFlags = RunFlags(), progress: @escaping (String) -> Void)
+    throws(BulkheadError) -> CompareReport
+  {
     let started = monotonicNanoseconds()
     let startedAt = Double(wallClockNanoseconds()) / 1e9
     let machine = MachineInfo.current(cgroupVersion: Cgroups.current?.version.rawValue)
@@ -67,7 +112,7 @@ struct CompareCommand: ParsableCommand {
     progress("1/3 the isolation scorecard")
     let runner = InspectRunner(probePath: probeLocation(), hostExecutable: currentExecutablePath())
     let scorecard = try InspectCommand.scorecard(
-      host: try InspectRunner.host(), levels: levels, flags: RunFlags(), runner: runner, progress: progress)
+      host: try InspectRunner.host(), levels: levels, flags: container, runner: runner, progress: progress)
 
     progress("2/3 the crash matrix")
     var crash = CrashLab.Config()
@@ -77,7 +122,9 @@ struct CompareCommand: ParsableCommand {
       crash.siblings = 2
       crash.windowMilliseconds = 400
     }
-    let cells = try CrashCommand.lab(crash, progress: progress).run()
+    let cells = try CrashCommand.lab(
+      crash, rootfs: container.rootfs, overlay: container.overlay || container.overlayDir != nil, progress: progress
+    ).run()
     let crashReport = CrashReport(
       machine: machine, startedAt: startedAt, siblings: crash.siblings, windowMilliseconds: crash.windowMilliseconds,
       levels: levels, faults: crash.faults, cells: cells)
@@ -101,6 +148,6 @@ struct CompareCommand: ParsableCommand {
       warnings: BenchRun.warnings(for: results, machine: machine))
     return CompareReport(
       machine: machine, startedAt: startedAt, seconds: Double(monotonicNanoseconds() - started) / 1e9, quick: quick,
-      scorecard: scorecard, crash: crashReport, cost: cost)
+      scorecard: scorecard, crash: crashReport, cost: cost, containerRoot: Self.describeRoot(container))
   }
 }

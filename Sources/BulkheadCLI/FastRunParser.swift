@@ -82,6 +82,7 @@ public enum FastRunParser {
       case "tmpfs": flags.tmpfs.append(value)
       case "bind-overlay": flags.bindOverlay.append(value)
       case "overlay-dir": flags.overlayDir = value
+      case "overlay-size": flags.overlaySize = value
       case "hostname": flags.hostname = value
       case "cwd": flags.cwd = value
       case "env": flags.env.append(value)

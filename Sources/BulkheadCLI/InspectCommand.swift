@@ -135,6 +135,7 @@ public struct InspectCommand: ParsableCommand {
     f.bindCwdRo = false
     f.overlay = false
     f.overlayDir = nil
+    f.overlaySize = nil
     f.hostname = nil
     f.userns = false
     return f

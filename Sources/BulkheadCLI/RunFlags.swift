@@ -21,6 +21,7 @@ public struct RunFlags: Sendable, Equatable {
   public var bindCwdRo = false
   public var overlay = false
   public var overlayDir: String? = nil
+  public var overlaySize: String? = nil
   public var hostname: String? = nil
   public var cwd: String? = nil
   public var env: [String] = []
@@ -46,7 +47,8 @@ public struct RunFlags: Sendable, Equatable {
   public init(
     level: String = IsolationLevel.container.rawValue, share: [String] = [], rootfs: String? = nil, rw: Bool = false,
     bind: [String] = [], tmpfs: [String] = [], bindOverlay: [String] = [], bindCwd: Bool = false,
-    bindCwdRo: Bool = false, overlay: Bool = false, overlayDir: String? = nil, hostname: String? = nil,
+    bindCwdRo: Bool = false, overlay: Bool = false, overlayDir: String? = nil, overlaySize: String? = nil,
+    hostname: String? = nil,
     cwd: String? = nil, env: [String] = [],
     keepEnv: Bool = false, passFd: [Int32] = [], grace: String = "1s", timeout: String? = nil,
     workload: [String] = [], seccomp: String? = nil, capAdd: [String] = [], capDrop: [String] = [],
@@ -64,6 +66,7 @@ public struct RunFlags: Sendable, Equatable {
     self.bindCwdRo = bindCwdRo
     self.overlay = overlay
     self.overlayDir = overlayDir
+    self.overlaySize = overlaySize
     self.hostname = hostname
     self.cwd = cwd
     self.env = env
@@ -120,6 +123,7 @@ public struct RunFlags: Sendable, Equatable {
         ("--bind", !bind.isEmpty), ("--tmpfs", !tmpfs.isEmpty), ("--hostname", hostname != nil),
         ("--bind-overlay", !bindOverlay.isEmpty), ("--bind-cwd", bindCwd), ("--bind-cwd-ro", bindCwdRo),
         ("--overlay", overlay), ("--overlay-dir", overlayDir != nil),
+        ("--overlay-size", overlaySize != nil),
       ]
       if let (flag, _) = containerOnly.first(where: { $0.1 }) {
         throw .invalidSpec(
@@ -224,6 +228,9 @@ public struct RunFlags: Sendable, Equatable {
       rootfs: resolvedRootfs, hostView: hostView,
       overlay: overlay || overlayDir != nil
         ? RootOverlay(upperDirectory: overlayDir.map { $0.hasPrefix("/") ? $0 : absolutePath($0) }) : nil,
+      overlaySizeBytes: try overlaySize.map { text throws(BulkheadError) in
+        try CgroupRequest.parseSize(text, field: "--overlay-size")
+      },
       readOnlyRoot: !rw, hostname: hostname ?? "bulkhead",
       workingDirectory: workingDirectory, mounts: mounts, environment: environment, passFDs: passFd,
       graceMilliseconds: try parseDurationMilliseconds(grace, field: "--grace"),

@@ -34,6 +34,12 @@ public struct RunOptions: ParsableArguments {
       "Like --overlay, but keep the writes: they land in DIR/upper (DIR/work is overlayfs's).", valueName: "dir"))
   public var overlayDir: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "The size of the tmpfs that holds --overlay and --bind-overlay writes (default 512M; memory, counted under --memory).",
+      valueName: "size"))
+  public var overlaySize: String?
+
   @Option(help: ArgumentHelp("Bind a host path into the container. Repeatable.", valueName: "src:dst[:ro]"))
   public var bind: [String] = []
 
@@ -124,7 +130,8 @@ public struct RunOptions: ParsableArguments {
   public var flags: RunFlags {
     RunFlags(
       level: level, share: share, rootfs: rootfs, rw: rw, bind: bind, tmpfs: tmpfs, bindOverlay: bindOverlay,
-      bindCwd: bindCwd, bindCwdRo: bindCwdRo, overlay: overlay, overlayDir: overlayDir, hostname: hostname, cwd: cwd,
+      bindCwd: bindCwd, bindCwdRo: bindCwdRo, overlay: overlay, overlayDir: overlayDir, overlaySize: overlaySize,
+      hostname: hostname, cwd: cwd,
       env: env, keepEnv: keepEnv, passFd: passFd, grace: grace, timeout: timeout, workload: workload,
       seccomp: seccomp, capAdd: capAdd, capDrop: capDrop, user: user, rlimit: rlimit, userns: userns,
       memory: memory, memorySwap: memorySwap, pids: pids, cpus: cpus, cpuTime: cpuTime)

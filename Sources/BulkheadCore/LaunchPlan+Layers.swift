@@ -143,7 +143,9 @@ extension LaunchPlan {
     layers.stagingDirectory = staging
     let nosuid = UInt(MS_NOSUID)
     let nodev = UInt(MS_NODEV)
-    let size = needsOverlay && spec.overlay?.upperDirectory == nil ? overlaySize : hostViewRootSize
+    // Sized for the throwaway writes when there are any (a --bind-overlay's too, also
+    // beside --overlay-dir); else it holds only the host view's /etc copies.
+    let size = spec.hasThrowawayLayer ? spec.overlaySizeBytes.map { "\($0)" } ?? overlaySize : hostViewRootSize
     layers.stage.append(
       Op(
         kind: Int32(BH_OP_TMPFS.rawValue), target: staging, data: "mode=0755,size=\(size)", flags: nosuid | nodev,

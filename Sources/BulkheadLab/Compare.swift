@@ -12,6 +12,8 @@ public struct CompareReport: Codable, Sendable {
   public var startedAt: Double
   public var seconds: Double
   public var quick: Bool
+  /// The container level's root flags (`--rootfs host --overlay`); nil: the default root.
+  public var containerRoot: String?
   public var scorecard: Scorecard
   public var crash: CrashReport
   public var cost: BenchReport
@@ -22,9 +24,10 @@ public struct CompareReport: Codable, Sendable {
 
   public init(
     machine: MachineInfo, startedAt: Double, seconds: Double, quick: Bool, scorecard: Scorecard, crash: CrashReport,
-    cost: BenchReport
+    cost: BenchReport, containerRoot: String? = nil
   ) {
     self.machine = machine
+    self.containerRoot = containerRoot
     self.startedAt = startedAt
     self.seconds = seconds
     self.quick = quick
@@ -222,6 +225,7 @@ public enum CompareView {
     for s in report.levels { lines.append("\(s.level.rawValue): \(s.verdict)") }
     lines.append("VM: \(report.vm.verdict); \(report.vm.source)")
     lines.append("")
+    lines += hostPathLines(report.scorecard, containerRoot: report.containerRoot)
     lines.append(
       "crash cells: verdict and siblings still beating; spawn: from the call to the unit's exit; round trip and "
         + "streaming on one core (peers pinned to cpu 0); memory by cgroup accounting.")
@@ -234,6 +238,22 @@ public enum CompareView {
       for warning in report.cost.warnings { lines.append("warning: \(warning)") }
     }
     return lines.joined(separator: "\n")
+  }
+
+  /// What the container level's root exposes of the host, beside the host view's
+  /// (the scorecard's "host paths in view" row of every column past the levels:
+  /// the container, and "host view" when the container had another root).
+  static func hostPathLines(_ card: Scorecard, containerRoot: String? = nil) -> [String] {
+    let rows = card.columns.filter {
+      $0.level == IsolationLevel.container.rawValue || IsolationLevel(rawValue: $0.level) == nil
+    }.compactMap { column in column.rows.first { $0.property == "host paths in view" }.map { (column.level, $0) } }
+    guard let first = rows.first?.1 else { return [] }
+    return ["host paths in view (the host's very own files, of \(first.host)):"]
+      + rows.map { level, row in
+        let label =
+          level == IsolationLevel.container.rawValue ? containerRoot.map { "\(level) (\($0))" } ?? level : level
+        return "  \(label): \(row.workload) (\(row.verdict.rawValue))"
+      } + [""]
   }
 
   /// The self-contained HTML report: the table, the verdicts, and the charts.

@@ -164,6 +164,11 @@ extension Spec {
         throw .invalidSpec(field: "--rootfs", value: rootfs, reason: "must be an absolute path")
       }
     }
+    if overlaySizeBytes != nil && !hasThrowawayLayer {
+      throw .invalidSpec(
+        field: "--overlay-size", value: nil, reason: "there is no throwaway layer to size",
+        hint: "add --overlay or --bind-overlay (--overlay-dir keeps the root's writes in its directory)")
+    }
     if let upper = overlay?.upperDirectory, !upper.hasPrefix("/") {
       throw .invalidSpec(field: "--overlay-dir", value: upper, reason: "must be an absolute path")
     }
@@ -217,5 +222,14 @@ extension MountSpec {
   /// "/a//b/" -> "/a/b".
   public static func normalize(_ path: String) -> String {
     "/" + path.split(separator: "/").joined(separator: "/")
+  }
+}
+
+extension Spec {
+  /// Whether some writes go to Bulkhead's staging tmpfs and vanish at exit: a root
+  /// overlay without --overlay-dir, or a --bind-overlay.
+  public var hasThrowawayLayer: Bool {
+    (overlay != nil && overlay?.upperDirectory == nil)
+      || mounts.contains { if case .overlay = $0 { true } else { false } }
   }
 }

@@ -16,6 +16,9 @@ public struct Spec: Sendable, Codable, Equatable {
   public var hostView: HostView?
   /// An overlayfs over the root (`--overlay`, `--overlay-dir`): writes go to its upper layer.
   public var overlay: RootOverlay?
+  /// The size in bytes of the tmpfs that holds throwaway writes (`--overlay`,
+  /// `--bind-overlay`; `--overlay-size`); nil: `LaunchPlan.overlaySize` (512 MiB).
+  public var overlaySizeBytes: UInt64?
   public var readOnlyRoot: Bool
   public var hostname: String
   /// The working directory inside; nil: "/" in a container, the caller's at the process level.
@@ -47,6 +50,7 @@ public struct Spec: Sendable, Codable, Equatable {
     rootfs: String? = nil,
     hostView: HostView? = nil,
     overlay: RootOverlay? = nil,
+    overlaySizeBytes: UInt64? = nil,
     readOnlyRoot: Bool = true,
     hostname: String = "bulkhead",
     workingDirectory: String? = nil,
@@ -67,6 +71,7 @@ public struct Spec: Sendable, Codable, Equatable {
     self.rootfs = rootfs
     self.hostView = hostView
     self.overlay = overlay
+    self.overlaySizeBytes = overlaySizeBytes
     self.readOnlyRoot = readOnlyRoot
     self.hostname = hostname
     self.workingDirectory = workingDirectory
@@ -84,7 +89,8 @@ public struct Spec: Sendable, Codable, Equatable {
 
 extension Spec {
   enum CodingKeys: String, CodingKey {
-    case level, command, workloads, namespaces, rootfs, hostView, overlay, readOnlyRoot, hostname, workingDirectory,
+    case level, command, workloads, namespaces, rootfs, hostView, overlay, overlaySizeBytes, readOnlyRoot, hostname,
+      workingDirectory,
       mounts, environment
     case passFDs, graceMilliseconds, timeoutMilliseconds, confinement, cgroup, cpuTimeMilliseconds, terminal
   }
@@ -125,6 +131,7 @@ extension Spec {
     try c.encodeIfPresent(rootfs, forKey: .rootfs)
     try c.encodeIfPresent(hostView, forKey: .hostView)
     try c.encodeIfPresent(overlay, forKey: .overlay)
+    try c.encodeIfPresent(overlaySizeBytes, forKey: .overlaySizeBytes)
     try c.encode(readOnlyRoot, forKey: .readOnlyRoot)
     try c.encode(hostname, forKey: .hostname)
     try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)

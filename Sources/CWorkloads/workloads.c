@@ -250,9 +250,20 @@ static long bhw_chroot_escape(void) {
   } while (v);
   while (n) dir[len++] = digits[--n];
   dir[len] = 0;
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -errno;
+  // After chroot(dir) the absolute path means something else (it would be looked
+  // up inside dir), so the directory is removed through a descriptor of /tmp
+  // taken before: nothing is left on the host, whether chroot worked or not.
+  int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tmp < 0) return -errno;
+  const char *name = dir + strlen("/tmp/");
+  if (mkdirat(tmp, name, 0700) != 0 && errno != EEXIST) {
+    long e = -errno;
+    close(tmp);
+    return e;
+  }
   long r = chroot(dir) == 0 ? 0 : -errno;
-  rmdir(dir);  // the directory is still our root; unlinking it is allowed
+  unlinkat(tmp, name, AT_REMOVEDIR);  // the directory is still our root; removing it is allowed
+  close(tmp);
   if (r < 0) return r;
   for (int i = 0; i < 64; i++) (void)!chdir("..");
   if (chroot(".") != 0) return -errno;

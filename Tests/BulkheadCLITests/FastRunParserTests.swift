@@ -30,6 +30,7 @@ struct FastRunParserTests {
     ["run", "--rootfs=host", "--overlay-dir", "/tmp/o", "--bind-cwd-ro", "--", "cc", "--version"],
     ["run", "--tty", "--", "sh"],
     ["run", "--no-tty", "--level", "process", "--", "sh"],
+    ["run", "--rootfs", "host", "--overlay", "--overlay-size", "64M", "--bind-overlay", "/s:/d", "--", "make"],
     ["run"],
   ]
 

@@ -144,6 +144,12 @@ struct RunOptionsTests {
     #expect(try spec(["--rootfs", "./host"]).hostView == nil)
   }
 
+  @Test func overlaySizeIsTheThrowawayLayersSize() throws {
+    #expect(try spec(["--overlay", "--overlay-size", "64M"]).overlaySizeBytes == 64 << 20)
+    #expect(try spec(["--overlay"]).overlaySizeBytes == nil)
+    #expect(try spec(["--bind-overlay", "/tmp:/s", "--overlay-size", "1G"]).overlaySizeBytes == 1 << 30)
+  }
+
   @Test func overlayFlagsBecomeARootOverlay() throws {
     #expect(try spec(["--overlay"]).overlay == RootOverlay())
     #expect(try spec(["--overlay-dir", "/tmp/o"]).overlay == RootOverlay(upperDirectory: "/tmp/o"))

@@ -129,6 +129,36 @@ struct CompareTests {
     }
   }
 
+  /// Beside the busybox root, the page says what the host view exposes: the host's
+  /// own /usr, read-only, and none of its secrets or homes.
+  @Test func thePageSaysWhichHostPathsTheContainerAndTheHostViewExpose() throws {
+    let lines = try Self.run.get().stdout.split(separator: "\n").map(String.init)
+    #expect(lines.contains("  container: none (isolated)"), "\(lines)")
+    let view = try #require(lines.first { $0.hasPrefix("  host view: ") }, "\(lines)")
+    #expect(view.contains("ro ") && view.contains("/usr") && view.hasSuffix("(reduced)"), "\(view)")
+    for secret in ["/etc/shadow", "/home", "/root", "/run", "rw "] { #expect(!view.contains(secret), "\(view)") }
+  }
+
+  /// compare takes the container level's root like inspect and crash, and refuses a
+  /// bad one at the scorecard's first container (not after half a minute of
+  /// measuring), in one line, with run's exit code for the same flags.
+  @Test func compareTakesTheContainersRootAndRefusesABadOneAtOnce() throws {
+    let help = try Harness.run(["compare", "--help"])
+    for flag in ["--rootfs", "--overlay", "--overlay-dir"] { #expect(help.stdout.contains(flag), "\(flag)") }
+    for (arguments, status) in [
+      (["compare", "--rootfs", "/nonexistent-bulkhead-root"], Int32(125)),
+      (["compare", "--overlay-dir", "/tmp/bulkhead,bad"], 2),
+    ] {
+      let started = Date()
+      let r = try Harness.run(arguments)
+      #expect(r.status == status, "\(arguments): \(r.status) \(r.stderr)")
+      let errors = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("bulkhead: compare: ") }
+      #expect(errors.count == 1, "\(r.stderr)")
+      #expect(!r.stderr.contains("2/3"), "refused before the crash matrix: \(r.stderr)")
+      #expect(Date().timeIntervalSince(started) < 20)
+    }
+  }
+
   @Test(.enabled(if: chromiumReady, "needs Debian's chromium (Scripts/setup installs it)"))
   func theHTMLRendersInChromiumWithEveryChart() throws {
     let run = try Self.run.get()

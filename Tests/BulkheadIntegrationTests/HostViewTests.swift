@@ -93,6 +93,60 @@ struct HostViewTests {
     }
   }
 
+  /// The throwaway layer's tmpfs has the size asked for (512 MiB by default), as the
+  /// kernel reports it from outside: statfs of the overlay through /proc/PID/root
+  /// (overlayfs answers with its upper layer's filesystem), a --bind-overlay's too
+  /// beside --overlay-dir; and a write past it fails with ENOSPC inside.
+  @Test func theThrowawayLayerHasTheSizeAskedForSeenFromOutside() throws {
+    try scratch { dir in
+      let marker = Harness.uniqueMarker()
+      let r = try Harness.shell(
+        """
+        size() {
+          "$BULKHEAD" run "$@" -- sh -c 'sleep 3; : \(marker)' &
+          bg=$!; pid=
+          for _ in $(seq 100); do
+            # The workload: the one with the marker in a mount namespace not the host's.
+            pid=$(pgrep -f 'sleep 3; : \(marker)' | while read -r p; do [ "$(readlink /proc/$p/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && echo $p; done | head -1)
+            [ -n "$pid" ] && break; sleep 0.03
+          done
+          echo "$1 $2 $(stat -f -c '%b %S' /proc/$pid/root$PROBE)"
+          kill $bg; wait $bg 2>/dev/null
+        }
+        PROBE=/usr size --rootfs host --overlay
+        PROBE=/usr size --rootfs host --overlay --overlay-size 24M
+        PROBE=/s size --rootfs host --overlay-dir '\(dir)/o' --bind-overlay '\(dir)':/s --overlay-size 16M
+        "$BULKHEAD" run --rootfs host --overlay --overlay-size 8M -- dd if=/dev/zero of=/usr/big bs=1M count=12 2>&1 | grep -c 'No space left'
+        """)
+      #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+      func bytes(_ line: String) -> UInt64? {
+        let f = line.split(separator: " ")
+        guard f.count == 4, let blocks = UInt64(f[2]), let size = UInt64(f[3]) else { return nil }
+        return blocks * size
+      }
+      #expect(r.lines.count == 4, "\(r.stdout) \(r.stderr)")
+      guard r.lines.count == 4 else { return }
+      #expect(bytes(r.lines[0]) == 512 << 20, "\(r.lines[0])")
+      #expect(bytes(r.lines[1]) == 24 << 20, "\(r.lines[1])")
+      #expect(bytes(r.lines[2]) == 16 << 20, "\(r.lines[2])")
+      #expect(r.lines[3] == "1", "a write past 8M: \(r.stdout)")
+    }
+  }
+
+  @Test func anOverlaySizeWithoutAThrowawayLayerIsRefused() throws {
+    for arguments in [
+      ["run", "--overlay-size", "10M", "--", "true"],
+      ["run", "--rootfs", "host", "--overlay-dir", "/tmp/bulkhead-unused", "--overlay-size", "10M", "--", "true"],
+      ["run", "--overlay", "--overlay-size", "10Q", "--", "true"],
+      ["run", "--level", "process", "--overlay-size", "10M", "--", "true"],
+    ] {
+      let r = try Harness.run(arguments)
+      #expect(r.status == 2, "\(arguments): \(r.stderr)")
+      #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("--overlay-size"), "\(r.stderr)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: "/tmp/bulkhead-unused"))
+  }
+
   @Test func anOverlayOverARootfsDirectoryLeavesTheRootfsUntouched() throws {
     let r = try Harness.run(["run", "--overlay", "--", "sh", "-c", "echo x > /bin/bh-new && cat /bin/bh-new"])
     #expect(r.lines == ["x"], "\(r.stderr)")

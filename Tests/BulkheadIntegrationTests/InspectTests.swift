@@ -115,6 +115,28 @@ struct InspectTests {
     #expect(rlimits?["core"]?.compactMap { $0 as? Int } == [0, 0])
   }
 
+  /// The active checks that make something in /tmp (chroot-escape's directory,
+  /// mknod-block's node) remove it: on the host side of the report and at the process
+  /// level both run in the host's own /tmp. An entry left by a process that is gone
+  /// is a leftover; one whose process still runs belongs to a concurrent test.
+  @Test func theChecksLeaveNothingInTheHostsTmp() throws {
+    func entries() -> Set<String> {
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+      return Set(names.filter { $0.hasPrefix(".bulkhead-chroot-") || $0.hasPrefix(".bulkhead-mknod-") })
+    }
+    let before = entries()
+    let r = try Harness.run(["inspect", "--json", "--level", "process"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let rows = rows(try Harness.json(r.stdout))
+    // The check did run for real on both sides (as root it gets as far as chroot).
+    #expect((rows["check: chroot-escape"]?["host"] as? String)?.hasPrefix("allowed") == true, "\(rows)")
+    let left = entries().subtracting(before).filter { name in
+      let pid = name.split(separator: "-").last.map(String.init) ?? ""
+      return !FileManager.default.fileExists(atPath: "/proc/\(pid)")
+    }
+    #expect(left.isEmpty, "left in /tmp: \(left.sorted())")
+  }
+
   @Test func badInspectRequestsAreRefused() throws {
     for (arguments, status) in [
       (["inspect", "--levels", "thread,vm"], Int32(2)), (["inspect", "--pid", "999999999"], 125),

@@ -25,6 +25,10 @@ struct InspectWitnessTests {
     var root: (workload: String, host: String)?
     /// Exit statuses of the same calls made inside ("in") and on the host ("host").
     var calls: [String: Int] = [:]
+    var descriptors: Int?
+    var environmentNames: [String] = []
+    /// The probed host paths that are the host's very own file in the witness's root.
+    var hostPathsSeen: Set<String> = []
 
     func own(_ kind: String) -> Bool? { ns[kind].map { $0.workload != $0.host } }
   }
@@ -32,16 +36,38 @@ struct InspectWitnessTests {
   static let configurations: [(name: String, options: [String])] = [
     ("default container", []), ("--userns --cap-drop all", ["--userns", "--cap-drop", "all"]),
     ("--share net", ["--share", "net"]), ("process", ["--level", "process"]),
+    ("thread", ["--level", "thread"]), ("task", ["--level", "task"]),
+    // --userns and --share are the container's only (refused elsewhere); --cap-drop is not.
+    ("process --cap-drop all", ["--level", "process", "--cap-drop", "all"]),
+    ("thread --cap-drop all", ["--level", "thread", "--cap-drop", "all"]),
   ]
 
   func witness(_ options: [String]) throws -> Witness {
     let marker = Harness.uniqueMarker()
     let opts = options.joined(separator: " ")
+    // At the thread and task levels the witness is the host process the workload runs
+    // in (bulkhead's child, started as it starts inspect's), blocked in a system call;
+    // the calls below it cannot make (a command), so the checks keep the table alone.
+    let inProcess = options.contains("thread") || options.contains("task")
+    let launch =
+      inProcess
+      ? "\"$BULKHEAD\" run \(opts) --timeout 3s --workload block-hang >/dev/null 2>&1 &\nbg=$!"
+      : "\"$BULKHEAD\" run \(opts) -- sh -c 'sleep 3; : \(marker)' &\nbg="
+    let find =
+      inProcess
+      ? "pid=$(pgrep -P $bg | head -1); [ -n \"$pid\" ] && grep -q block-hang /proc/$pid/cmdline || pid="
+      : "pid=$(for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sh -c sleep 3; : \(marker)'; then basename $p; fi; done | head -1)"
+    let calls =
+      inProcess
+      ? ""
+      : """
+      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"; chroot / true 2>/dev/null; echo "call in-chroot-escape $?"; mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call in-mount $?"; (: >> /proc/sys/kernel/hostname) 2>/dev/null; echo "call in-write-proc-sys $?"'
+      """
     let script = """
-      "$BULKHEAD" run \(opts) -- sh -c 'sleep 3; : \(marker)' &
+      \(launch)
       pid=
       for i in $(seq 100); do
-        pid=$(for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sh -c sleep 3; : \(marker)'; then basename $p; fi; done | head -1)
+        \(find)
         [ -n "$pid" ] && break; sleep 0.03
       done
       for k in pid mnt uts ipc net user cgroup time; do echo "ns $k $(stat -L -c %i /proc/$pid/ns/$k) $(stat -L -c %i /proc/$$/ns/$k)"; done
@@ -58,11 +84,23 @@ struct InspectWitnessTests {
         echo "$tag pids $(cat /sys/fs/cgroup/pids$pids/pids.max 2>/dev/null || echo -)"
       done
       echo "root $(stat -L -c %d:%i /proc/$pid/root/) $(stat -L -c %d:%i /)"
+      echo "fds $(ls /proc/$pid/fd | wc -l)"
+      echo "envnames $(tr '\\0' '\\n' < /proc/$pid/environ | cut -d= -f1 | sort | tr '\\n' ' ')"
+      for p in \(Self.hostPathProbes.joined(separator: " ")); do
+        a=$(stat -L -c %d:%i /proc/$pid/root$p 2>/dev/null || echo absent); b=$(stat -L -c %d:%i $p 2>/dev/null || echo absent)
+        echo "hostpath $p $a $b"
+      done
+      [ -n "$bg" ] && kill $bg
       wait
-      "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"'
+      \(calls)
       unshare -U true 2>/dev/null; echo "call host-unshare-user $?"
       unshare -n true 2>/dev/null; echo "call host-unshare-net $?"
       ls /proc/1/root/ >/dev/null 2>&1; echo "call host-proc-1-root $?"
+      chroot / true 2>/dev/null; echo "call host-chroot-escape $?"
+      # The probe's own harmless mount: an unknown type (ENODEV) means the mount was permitted.
+      mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call host-mount $?"
+      # Opened for writing, nothing written (as the probe's check).
+      (: >> /proc/sys/kernel/hostname) 2>/dev/null; echo "call host-write-proc-sys $?"
       """
     let r = try Harness.shell(script)
     #expect(r.status == 0, "\(r.stderr)")
@@ -98,6 +136,9 @@ struct InspectWitnessTests {
         if tag == "cgfile" { w.cgroupFiles[String(f[1])] = v } else { w.hostCgroupFiles[String(f[1])] = v }
       case "root" where f.count == 3: w.root = (String(f[1]), String(f[2]))
       case "call" where f.count == 3: w.calls[String(f[1])] = Int(f[2])
+      case "fds" where f.count == 2: w.descriptors = Int(f[1])
+      case "envnames": w.environmentNames = f.dropFirst().map(String.init)
+      case "hostpath" where f.count == 4: if f[2] != "absent" && f[2] == f[3] { w.hostPathsSeen.insert(String(f[1])) }
       default: break
       }
     }
@@ -115,6 +156,12 @@ struct InspectWitnessTests {
       )
     }
   }
+
+  /// The paths the probe's "host paths in view" row is about (Inspection.hostPathProbes).
+  static let hostPathProbes = [
+    "/usr", "/bin", "/lib", "/etc", "/etc/passwd", "/etc/shadow", "/home", "/root", "/run", "/var", "/tmp", "/mnt",
+    "/media",
+  ]
 
   /// docs/inspect.md's check table, by the words the rows display.
   static func checkVerdict(host: String, workload: String, reachesHost: Bool?) -> String {
@@ -184,12 +231,30 @@ struct InspectWitnessTests {
 
     // The kernel's answers to the same calls: exit 0 is allowed, else refused.
     func outcome(_ call: String) -> String? { w.calls[call].map { $0 == 0 ? "allowed" : "denied" } }
-    for check in ["unshare-user", "unshare-net", "proc-1-root"] {
+    for check in ["unshare-user", "unshare-net", "proc-1-root", "chroot-escape", "mount", "write-proc-sys"] {
       guard let h = outcome("host-\(check)"), let i = outcome("in-\(check)") else { continue }
       // /proc/1/root opened inside reaches the host's root only when it is the host's.
       let reach = check == "proc-1-root" && i == "allowed" ? w.root.map { $0.workload == $0.host } : nil
       expected["check: \(check)"] = Self.checkVerdict(host: h, workload: i, reachesHost: reach)
     }
+
+    // Descriptors and environment: fewer than the host's displayed count is reduced.
+    // The witness runs a command (or, in process, a blocked workload), the probe its
+    // report: the count that matters is against the host's, so both must fall alike.
+    let hostCount = { (p: String) in rows.first { $0.property == p }.flatMap { Int($0.host.split(separator: " ")[0]) } }
+    if let fds = w.descriptors, let host = hostCount("open descriptors") {
+      expected["open descriptors"] = fds < host ? "reduced" : "shared"
+    }
+    if !w.environmentNames.isEmpty, let host = hostCount("environment") {
+      expected["environment"] = w.environmentNames.count < host ? "reduced" : "shared"
+    }
+    // Host paths: the host's very own files (same device and inode, read through
+    // /proc/PID/root from outside) are exactly those the row lists.
+    let pathRow = try #require(rows.first { $0.property == "host paths in view" }, "\(name)")
+    let listed = Set(
+      pathRow.workload.split(separator: ";").flatMap { $0.split(separator: " ").dropFirst().map(String.init) })
+    #expect(listed == w.hostPathsSeen, "\(name): row \(pathRow.workload), witnessed \(w.hostPathsSeen.sorted())")
+    if w.hostPathsSeen.isEmpty { expected["host paths in view"] = "isolated" }
 
     var checked = 0
     for row in rows {

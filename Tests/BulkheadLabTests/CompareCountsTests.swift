@@ -61,3 +61,32 @@ import Testing
     #expect(row?.property == "check: raw-socket" && row?.verdict == .shared)
   }
 }
+
+/// compare's page says what the container's root exposes of the host, beside the
+/// host view's: the scorecard's "host paths in view" rows of those two columns.
+@Suite struct CompareHostPathTests {
+  @Test func theContainerAndTheHostViewColumnsSayWhichHostPathsAreInView() throws {
+    let host = try InspectionReport.parse(
+      #"{"namespaces":{},"hostPaths":{"/usr":"254:2 rw","/etc/shadow":"254:3 rw","/home":"254:4 rw","/tmp":"254:5 rw"}}"#
+    )
+    let process = try InspectionReport.parse(
+      #"{"namespaces":{},"hostPaths":{"/usr":"254:2 rw","/etc/shadow":"254:3 rw","/home":"254:4 rw","/tmp":"254:5 rw"}}"#
+    )
+    let busybox = try InspectionReport.parse(
+      #"{"namespaces":{},"hostPaths":{"/usr":"absent","/etc/shadow":"absent","/home":"absent","/tmp":"41:7 rw"}}"#)
+    let view = try InspectionReport.parse(
+      #"{"namespaces":{},"hostPaths":{"/usr":"254:2 ro","/etc/shadow":"absent","/home":"absent","/tmp":"42:1 rw"}}"#)
+    let card = Scorecard(host: host, levels: [("process", process), ("container", busybox), ("host view", view)])
+    #expect(
+      CompareView.hostPathLines(card) == [
+        "host paths in view (the host's very own files, of 4 probed):", "  container: none (isolated)",
+        "  host view: ro /usr (reduced)", "",
+      ])
+    // The container's root is named when it is not the default one.
+    #expect(
+      CompareView.hostPathLines(card, containerRoot: "--rootfs host --overlay")[1]
+        == "  container (--rootfs host --overlay): none (isolated)")
+    // Without a container column there is nothing to say.
+    #expect(CompareView.hostPathLines(Scorecard(host: host, levels: [("process", process)])).isEmpty)
+  }
+}
