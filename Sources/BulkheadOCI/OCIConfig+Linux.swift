@@ -154,7 +154,16 @@ extension OCIConfig {
           if f.set { flags |= f.flag } else { flags &= ~f.flag }
         } else if let p = Self.propagationFlags[option] {
           propagation = p
-        } else if ["tmpcopyup", "idmap", "ridmap", "copy-symlink", "remount"].contains(option)
+        } else if option == "tmpcopyup" {
+          // crun's extension (podman --read-only): the tmpfs starts with what the
+          // directory held. Bulkhead copies nothing yet, so only an empty or missing
+          // directory is accepted (the parent only reads it to decide).
+          let under = rootfs + MountSpec.normalize(destination)
+          var st = stat()
+          if lstat(under, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && !listDirectory(under).isEmpty {
+            throw .field(m.path + ".options", "tmpcopyup over the non-empty \(destination) is not supported yet")
+          }
+        } else if ["idmap", "ridmap", "copy-symlink", "remount"].contains(option)
           || option.hasPrefix("idmap=")
           || option.hasPrefix("x-")
         {

@@ -117,16 +117,16 @@ final class OCIPlan {
       }
       if err == EACCES { return OCIError("exec: \"\(command)\": permission denied") }
     }
-    var where_ = ""
+    var location = ""
     if [
       BH_STEP_RESOLVE_TARGET, BH_STEP_MOUNT, BH_STEP_MKDIR, BH_STEP_MKFILE, BH_STEP_SYMLINK, BH_STEP_REMOUNT,
       BH_STEP_MKPATH, BH_STEP_MKNOD, BH_STEP_SYSCTL, BH_STEP_PROPAGATION,
     ].map({ Int32($0.rawValue) }).contains(record.step),
       descriptions.indices.contains(Int(record.index))
     {
-      where_ = " (\(descriptions[Int(record.index)]))"
+      location = " (\(descriptions[Int(record.index)]))"
     }
-    if record.step == Int32(BH_STEP_CHDIR.rawValue) { where_ = " (process.cwd)" }
-    return OCIError("container init: \(step)\(where_): \(BulkheadError.describe(errno: err).lowercased())")
+    if record.step == Int32(BH_STEP_CHDIR.rawValue) { location = " (process.cwd)" }
+    return OCIError("container init: \(step)\(location): \(BulkheadError.describe(errno: err).lowercased())")
   }
 }
