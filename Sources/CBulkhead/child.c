@@ -666,8 +666,29 @@ static const char *bh_lookup(const bh_child_config *c) {
 /// wait for its commit byte (the state is on disk), leave the parent-death signal
 /// (the CLI exits, the engine is our subreaper), say so (released), then block on
 /// exec.fifo until `start` writes one byte. Only then execve.
+/// Closes every descriptor above 2 except the three a parked init needs: while it
+/// waits it must not hold the caller's pipes open (a reader would wait for EOF).
+static void bh_close_all_but(int a, int b, int c3) {
+  int keep[3] = {a, b, c3};
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+  unsigned from = 3;
+  for (int i = 0; i < 3; i++) {
+    if (keep[i] < 3) continue;
+    if ((unsigned)keep[i] > from) bh_raw3(__NR_close_range, from, (unsigned)keep[i] - 1, 0);
+    from = (unsigned)keep[i] + 1;
+  }
+  bh_raw3(__NR_close_range, from, ~0U, 0);
+}
+
 __attribute__((noreturn)) static void bh_park_and_exec(const bh_child_config *c) {
   const char *path = bh_lookup(c);
+  if (c->keep_fd_count == 0) bh_close_all_but(c->go_fd, c->err_fd, c->exec_fifo_fd);
   bh_child_error rec = {.step = BH_STEP_NONE, .err = 0, .index = BH_RECORD_PARKED};
   long r = bh_raw3(__NR_write, c->err_fd, &rec, sizeof rec);
   if (r != (long)sizeof rec) bh_fail(c, BH_STEP_PARK, r < 0 ? r : EIO, 0);
