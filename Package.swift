@@ -35,6 +35,10 @@ let package = Package(
     .target(name: "BulkheadSystem", dependencies: ["CBulkhead", "BulkheadSpec", "CCap"]),
     .target(
       name: "BulkheadCore", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem", "BulkheadSeccomp"]),
+    // The OCI runtime's front door: config.json applied literally onto the same C
+    // child configuration, the state directory, the lifecycle commands.
+    .target(
+      name: "BulkheadOCI", dependencies: ["CBulkhead", "BulkheadSpec", "BulkheadSystem", "BulkheadSeccomp"]),
     .target(
       name: "BulkheadReports",
       dependencies: ["BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads"]),
@@ -53,7 +57,7 @@ let package = Package(
       name: "BulkheadCLI",
       dependencies: [
         "BulkheadCore", "BulkheadSpec", "BulkheadSystem", "BulkheadWorkloads", "BulkheadSeccomp", "BulkheadReports",
-        "BulkheadLab",
+        "BulkheadLab", "BulkheadOCI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),

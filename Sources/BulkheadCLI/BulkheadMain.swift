@@ -49,6 +49,8 @@ public enum BulkheadMain {
     // disposition before execve.)
     signal(SIGPIPE, SIG_IGN)
     if arguments.first == SeccompExportEntry.name { return SeccompExportEntry.main(Array(arguments.dropFirst())) }
+    // The OCI runtime command line (engines call it in place of runc).
+    if OCICommandLine.matches(arguments) { return OCICommandLine.main(arguments) }
     // SIGWINCH too: a workload's terminal follows the host's size (it is ignored by default anyway).
     signals = try? SignalFD(signals: Supervisor.forwardedSignals + [SIGWINCH])
     do {

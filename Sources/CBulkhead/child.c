@@ -99,6 +99,9 @@ static unsigned long bh_locked_flags(const char *path) {
   return out;
 }
 
+static void bh_readonly(const bh_child_config *c, int rootfd, const char *target, int index);
+static void bh_oci_mount(const bh_child_config *c, int rootfd, const bh_op *op, int index);
+
 static void bh_reset_signals(const bh_child_config *c) {
   // The parent blocked every signal around clone; its handlers are Swift's and
   // must never run here. Reset every disposition, then unblock.
@@ -153,12 +156,16 @@ static void bh_make_path(const bh_child_config *c, int rootfd, const bh_op *op, 
   size_t n = bh_strlen(op->target);
   if (n == 0 || n >= BH_PATH_MAX || op->target[0] != '/') bh_fail(c, BH_STEP_MKPATH, ENAMETOOLONG, index);
   for (size_t i = 0; i <= n; i++) buf[i] = op->target[i];
-  long layer = bh_resolve(rootfd, op->source, O_DIRECTORY);
-  if (layer < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, layer, index);
+  int any_mount = (op->flags & BH_MKPATH_ANY_MOUNT) != 0;
   uint64_t layer_id = 0;
-  long r = bh_mount_id((int)layer, &layer_id);
-  bh_raw1(__NR_close, layer);
-  if (r < 0) bh_fail(c, BH_STEP_MKPATH, r, index);
+  long r = 0;
+  if (!any_mount) {
+    long layer = bh_resolve(rootfd, op->source, O_DIRECTORY);
+    if (layer < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, layer, index);
+    r = bh_mount_id((int)layer, &layer_id);
+    bh_raw1(__NR_close, layer);
+    if (r < 0) bh_fail(c, BH_STEP_MKPATH, r, index);
+  }
   size_t start = 1;
   while (start < n) {
     size_t end = start;
@@ -187,10 +194,10 @@ static void bh_make_path(const bh_child_config *c, int rootfd, const bh_op *op, 
       }
       if (dir < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, dir, index);
       uint64_t id = 0;
-      r = bh_mount_id((int)dir, &id);
-      if (r == 0 && id != layer_id) r = -EROFS;
+      r = any_mount ? 0 : bh_mount_id((int)dir, &id);
+      if (r == 0 && !any_mount && id != layer_id) r = -EROFS;
       if (r == 0) {
-        if (last && (op->flags & 1)) {
+        if (last && (op->flags & BH_MKPATH_FILE)) {
           r = bh_raw4(__NR_openat, dir, buf + start, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
           if (r >= 0) {
             bh_raw1(__NR_close, r);
@@ -265,6 +272,56 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
     case BH_OP_MKPATH:
       bh_make_path(c, rootfd, op, index);
       return;
+    case BH_OP_MOUNT:
+      bh_oci_mount(c, rootfd, op, index);
+      return;
+    case BH_OP_MKNOD: {
+      long dir = bh_resolve(rootfd, op->target, O_DIRECTORY);
+      if (dir < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, dir, index);
+      long r = bh_raw4(__NR_mknodat, dir, op->data, op->mode, op->dev);
+      if (r == -EEXIST) r = 0;
+      // mknod honours the umask: set the mode exactly, then the owner.
+      if (r == 0) r = bh_raw4(__NR_fchmodat, dir, op->data, op->mode & 07777, 0);
+      if (r == 0) r = bh_raw5(__NR_fchownat, dir, op->data, op->uid, op->gid, AT_SYMLINK_NOFOLLOW);
+      bh_raw1(__NR_close, dir);
+      if (r < 0) bh_fail(c, BH_STEP_MKNOD, r, index);
+      return;
+    }
+    case BH_OP_SYSCTL: {
+      long fd = bh_raw4(__NR_openat, AT_FDCWD, op->target, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+      if (fd < 0) bh_fail(c, BH_STEP_SYSCTL, fd, index);
+      long r = bh_raw3(__NR_write, fd, op->data, bh_strlen(op->data));
+      bh_raw1(__NR_close, fd);
+      if (r < 0) bh_fail(c, BH_STEP_SYSCTL, r, index);
+      return;
+    }
+    case BH_OP_MASK: {
+      long fd = bh_resolve(rootfd, op->target, 0);
+      if (fd == -ENOENT) return;
+      if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+      struct statx stx;
+      long r = bh_raw5(__NR_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx);
+      if (r < 0) bh_fail(c, BH_STEP_MOUNT, r, index);
+      bh_fd_path(fdpath, (int)fd);
+      if ((stx.stx_mode & S_IFMT) == S_IFDIR)
+        r = bh_raw5(__NR_mount, "tmpfs", fdpath, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+      else
+        r = bh_raw5(__NR_mount, "/dev/null", fdpath, 0, MS_BIND, 0);
+      bh_raw1(__NR_close, fd);
+      if (r < 0) bh_fail(c, BH_STEP_MOUNT, r, index);
+      return;
+    }
+    case BH_OP_READONLY: {
+      long fd = bh_resolve(rootfd, op->target, 0);
+      if (fd == -ENOENT) return;
+      if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+      bh_fd_path(fdpath, (int)fd);
+      long r = bh_raw5(__NR_mount, fdpath, fdpath, 0, MS_BIND | MS_REC, 0);
+      bh_raw1(__NR_close, fd);
+      if (r < 0) bh_fail(c, BH_STEP_MOUNT, r, index);
+      bh_readonly(c, rootfd, op->target, index);
+      return;
+    }
     case BH_OP_COPY:
       bh_copy_file(c, rootfd, op, index);
       return;
@@ -291,30 +348,69 @@ static void bh_apply_op(const bh_child_config *c, int rootfd, const bh_op *op, i
       }
       bh_raw1(__NR_close, fd);
       if (r < 0) bh_fail(c, BH_STEP_MOUNT, r, index);
-      if (op->kind == BH_OP_BIND && (op->flags & MS_RDONLY)) {
-        // Resolve again: the old descriptor names the directory under the new mount.
-        long fd2 = bh_resolve(rootfd, op->target, 0);
-        if (fd2 < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd2, index);
-        // Read-only all the way down: a bind is recursive (MS_REC), and a remount
-        // would make only its top read-only, leaving the host's submounts under it
-        // writable. mount_setattr(AT_RECURSIVE) reaches them all; before 5.12, or
-        // under an outer seccomp profile that does not know it (EPERM), the remount
-        // of the top is what there is.
-        struct bh_mount_attr attr = {BH_MOUNT_ATTR_RDONLY, 0, 0, 0};
-        r = bh_raw5(__NR_mount_setattr, fd2, "", AT_EMPTY_PATH | BH_AT_RECURSIVE, &attr, sizeof attr);
-        if (r == -ENOSYS || r == -EPERM) {
-          bh_fd_path(fdpath, (int)fd2);
-          unsigned long locked = bh_locked_flags(fdpath);
-          r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
-        }
-        bh_raw1(__NR_close, fd2);
-        if (r < 0) bh_fail(c, BH_STEP_REMOUNT, r, index);
-      }
+      if (op->kind == BH_OP_BIND && (op->flags & MS_RDONLY)) bh_readonly(c, rootfd, op->target, index);
       return;
     }
     default:
       bh_fail(c, BH_STEP_MOUNT, EINVAL, index);
   }
+}
+
+/// Makes the mount at `target` read-only all the way down.
+static void bh_readonly(const bh_child_config *c, int rootfd, const char *target, int index) {
+  char fdpath[32];
+  // Resolve again: an older descriptor names the directory under the new mount.
+  long fd = bh_resolve(rootfd, target, 0);
+  if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+  // Read-only all the way down: a bind is recursive (MS_REC), and a remount
+  // would make only its top read-only, leaving the host's submounts under it
+  // writable. mount_setattr(AT_RECURSIVE) reaches them all; before 5.12, or
+  // under an outer seccomp profile that does not know it (EPERM), the remount
+  // of the top is what there is.
+  struct bh_mount_attr attr = {BH_MOUNT_ATTR_RDONLY, 0, 0, 0};
+  long r = bh_raw5(__NR_mount_setattr, fd, "", AT_EMPTY_PATH | BH_AT_RECURSIVE, &attr, sizeof attr);
+  if (r == -ENOSYS || r == -EPERM) {
+    bh_fd_path(fdpath, (int)fd);
+    unsigned long locked = bh_locked_flags(fdpath);
+    r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, 0);
+  }
+  bh_raw1(__NR_close, fd);
+  if (r < 0) bh_fail(c, BH_STEP_REMOUNT, r, index);
+}
+
+/// BH_OP_MOUNT: one entry of the OCI config's `mounts`, in order. A bind is made
+/// first and then remounted with its flags (the kernel ignores them on MS_BIND);
+/// recursive read-only through mount_setattr as for `bulkhead run`'s binds.
+static void bh_oci_mount(const bh_child_config *c, int rootfd, const bh_op *op, int index) {
+  char fdpath[32];
+  long fd = bh_resolve(rootfd, op->target, 0);
+  if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+  bh_fd_path(fdpath, (int)fd);
+  long r;
+  int bind = (op->flags & MS_BIND) != 0;
+  if (bind) {
+    r = bh_raw5(__NR_mount, op->source, fdpath, 0, op->flags & (MS_BIND | MS_REC), 0);
+  } else {
+    r = bh_raw5(__NR_mount, op->source, fdpath, op->fstype, op->flags, op->data);
+  }
+  bh_raw1(__NR_close, fd);
+  if (r < 0) bh_fail(c, BH_STEP_MOUNT, r, index);
+  // The descriptor named the directory under the new mount: resolve again.
+  fd = bh_resolve(rootfd, op->target, 0);
+  if (fd < 0) bh_fail(c, BH_STEP_RESOLVE_TARGET, fd, index);
+  bh_fd_path(fdpath, (int)fd);
+  unsigned long extra = op->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_RDONLY);
+  if (bind && extra) {
+    unsigned long locked = bh_locked_flags(fdpath);
+    r = bh_raw5(__NR_mount, 0, fdpath, 0, MS_REMOUNT | MS_BIND | extra | locked | (op->flags & MS_RDONLY), 0);
+    if (r < 0) bh_fail(c, BH_STEP_REMOUNT, r, index);
+  }
+  if (op->propagation) {
+    r = bh_raw5(__NR_mount, 0, fdpath, 0, op->propagation, 0);
+    if (r < 0) bh_fail(c, BH_STEP_PROPAGATION, r, index);
+  }
+  bh_raw1(__NR_close, fd);
+  if (bind && (op->flags & MS_RDONLY)) bh_readonly(c, rootfd, op->target, index);
 }
 
 static void bh_enter_rootfs(const bh_child_config *c) {
@@ -349,8 +445,23 @@ static void bh_enter_rootfs(const bh_child_config *c) {
   if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
   // Only the root mount: /proc, /dev and /tmp keep their own flags. nodev always
   // (a node made in a writable rootfs must not open a host disk), read-only unless --rw.
+  // The OCI config's sysctls, masked and read-only paths, on the new root.
+  if (c->post_op_count) {
+    long newroot = bh_raw4(__NR_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (newroot < 0) bh_fail(c, BH_STEP_OPEN_ROOTFS, newroot, 0);
+    for (size_t i = 0; i < c->post_op_count; i++) bh_apply_op(c, (int)newroot, &c->post_ops[i], (int)(c->op_count + i));
+    bh_raw1(__NR_close, newroot);
+  }
   unsigned long locked = bh_locked_flags("/");
   unsigned long ro = (c->flags & BH_CHILD_READONLY_ROOT) ? MS_RDONLY : 0;
+  if (c->flags & BH_CHILD_LITERAL_ROOT) {
+    // OCI: root.readonly as configured, nothing added.
+    if (ro) {
+      r = bh_raw5(__NR_mount, 0, "/", 0, MS_REMOUNT | MS_BIND | ro | locked, 0);
+      if (r < 0) bh_fail(c, BH_STEP_READONLY_ROOT, r, 0);
+    }
+    return;
+  }
   r = bh_raw5(__NR_mount, 0, "/", 0, MS_REMOUNT | MS_BIND | MS_NODEV | ro | locked, 0);
   if (r < 0) bh_fail(c, BH_STEP_READONLY_ROOT, r, 0);
 }
@@ -414,6 +525,52 @@ static void bh_terminal(const bh_child_config *c) {
     if (r < 0) bh_fail(c, BH_STEP_TERMINAL, r, 6);
   }
   if (slave > 2) bh_raw1(__NR_close, slave);
+}
+
+/// The OCI capability sets and identity (runc's order): bounding set, then keep the
+/// permitted set across the uid change (PR_SET_KEEPCAPS), groups, gid, uid, then
+/// capset of effective/permitted/inheritable and the ambient set raised one by one.
+static void bh_oci_credentials(const bh_child_config *c) {
+  long r;
+  for (int cap = 0; cap <= c->cap_last && cap < 64; cap++) {
+    if (c->cap_bounding & (1ULL << cap)) continue;
+    r = bh_raw2(__NR_prctl, PR_CAPBSET_DROP, cap);
+    if (r < 0 && r != -EINVAL) bh_fail(c, BH_STEP_CAPBSET, r, cap);
+  }
+  r = bh_raw5(__NR_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0);
+  if (r < 0) bh_fail(c, BH_STEP_KEEPCAPS, r, 0);
+  r = (c->flags & BH_CHILD_GROUP_LIST) ? bh_raw2(__NR_setgroups, c->group_count, c->groups)
+                                       : bh_raw2(__NR_setgroups, 0, 0);
+  if (r < 0) bh_fail(c, BH_STEP_SETGROUPS, r, 0);
+  r = bh_raw3(__NR_setresgid, c->gid, c->gid, c->gid);
+  if (r < 0) bh_fail(c, BH_STEP_SETGID, r, (int)c->gid);
+  r = bh_raw3(__NR_setresuid, c->uid, c->uid, c->uid);
+  if (r < 0) bh_fail(c, BH_STEP_SETUID, r, (int)c->uid);
+  r = bh_raw5(__NR_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  if (r < 0) bh_fail(c, BH_STEP_KEEPCAPS, r, 1);
+  // A change of credentials clears the parent-death signal: set it again.
+  r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 1);
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  data[0].effective = (uint32_t)c->cap_effective;
+  data[1].effective = (uint32_t)(c->cap_effective >> 32);
+  data[0].permitted = (uint32_t)c->cap_permitted;
+  data[1].permitted = (uint32_t)(c->cap_permitted >> 32);
+  data[0].inheritable = (uint32_t)c->cap_inheritable;
+  data[1].inheritable = (uint32_t)(c->cap_inheritable >> 32);
+  r = bh_raw2(__NR_capset, &header, data);
+  if (r < 0) bh_fail(c, BH_STEP_CAPSET, r, 0);
+  r = bh_raw5(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (r < 0 && r != -EINVAL) bh_fail(c, BH_STEP_AMBIENT, r, 0);
+  for (int cap = 0; cap <= c->cap_last && cap < 64; cap++) {
+    if (!(c->cap_ambient & (1ULL << cap))) continue;
+    // The kernel admits only a capability both permitted and inheritable (EPERM
+    // otherwise); runc's default config lists ambient ones without inheritable,
+    // and runc and crun go on without them: so does Bulkhead.
+    r = bh_raw5(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+    if (r < 0 && r != -EPERM) bh_fail(c, BH_STEP_AMBIENT, r, cap);
+  }
 }
 
 static void bh_close_fds(const bh_child_config *c) {
@@ -526,6 +683,102 @@ __attribute__((noreturn)) static void bh_exec(const bh_child_config *c) {
   bh_fail(c, BH_STEP_EXEC, seen_eacces ? EACCES : ENOENT, 0);
 }
 
+/// Whether `path` is a regular file this process may execute (runc's LookPath test).
+static long bh_executable(const char *path) {
+  struct statx stx;
+  long r = bh_raw5(__NR_statx, AT_FDCWD, path, 0, STATX_TYPE | STATX_MODE, &stx);
+  if (r < 0) return r;
+  if ((stx.stx_mode & S_IFMT) != S_IFREG) return -EACCES;
+  return bh_raw4(__NR_faccessat, AT_FDCWD, path, X_OK, 0);
+}
+
+/// The command's path, searched in PATH as bh_exec would, before the init parks:
+/// a missing command must fail `create` (engines map runc's text to exit 127).
+/// The parked init is a copy (no CLONE_VM), so a static buffer is its own.
+static char bh_resolved[BH_PATH_MAX];
+static const char *bh_lookup(const bh_child_config *c) {
+  const char *file = c->file;
+  for (const char *p = file; *p; p++) {
+    if (*p == '/') {
+      long r = bh_executable(file);
+      if (r < 0) bh_fail(c, BH_STEP_EXEC, r, 1);
+      return file;
+    }
+  }
+  size_t flen = bh_strlen(file);
+  int seen_eacces = 0;
+  const char *p = c->path_search ? c->path_search : "";
+  for (;;) {
+    const char *end = p;
+    while (*end && *end != ':') end++;
+    size_t dlen = (size_t)(end - p);
+    if (dlen > 0 && dlen + 1 + flen + 1 <= BH_PATH_MAX) {
+      for (size_t i = 0; i < dlen; i++) bh_resolved[i] = p[i];
+      bh_resolved[dlen] = '/';
+      for (size_t i = 0; i <= flen; i++) bh_resolved[dlen + 1 + i] = file[i];
+      long r = bh_executable(bh_resolved);
+      if (r == 0) return bh_resolved;
+      if (r == -EACCES) seen_eacces = 1;
+    }
+    if (!*end) break;
+    p = end + 1;
+  }
+  bh_fail(c, BH_STEP_EXEC, seen_eacces ? EACCES : ENOENT, 1);
+}
+
+/// The OCI create/start split. Every setup step is done: tell the parent (parked),
+/// wait for its commit byte (the state is on disk), leave the parent-death signal
+/// (the CLI exits, the engine is our subreaper), say so (released), then block on
+/// exec.fifo until `start` writes one byte. Only then execve.
+/// Closes every descriptor above 2 except the three a parked init needs: while it
+/// waits it must not hold the caller's pipes open (a reader would wait for EOF).
+static void bh_close_all_but(int a, int b, int c3) {
+  int keep[3] = {a, b, c3};
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+  unsigned from = 3;
+  for (int i = 0; i < 3; i++) {
+    if (keep[i] < 3) continue;
+    if ((unsigned)keep[i] > from) bh_raw3(__NR_close_range, from, (unsigned)keep[i] - 1, 0);
+    from = (unsigned)keep[i] + 1;
+  }
+  bh_raw3(__NR_close_range, from, ~0U, 0);
+}
+
+__attribute__((noreturn)) static void bh_park_and_exec(const bh_child_config *c) {
+  const char *path = bh_lookup(c);
+  if (c->keep_fd_count == 0) bh_close_all_but(c->go_fd, c->err_fd, c->exec_fifo_fd);
+  bh_child_error rec = {.step = BH_STEP_NONE, .err = 0, .index = BH_RECORD_PARKED};
+  long r = bh_raw3(__NR_write, c->err_fd, &rec, sizeof rec);
+  if (r != (long)sizeof rec) bh_fail(c, BH_STEP_PARK, r < 0 ? r : EIO, 0);
+  char byte = 0;
+  do {
+    r = bh_raw3(__NR_read, c->go_fd, &byte, 1);
+  } while (r == -EINTR);
+  if (r != 1) bh_fail(c, BH_STEP_PARK, r < 0 ? r : ECANCELED, 1);
+  bh_raw1(__NR_close, c->go_fd);
+  r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, 0);
+  if (r < 0) bh_fail(c, BH_STEP_PARK, r, 2);
+  rec.index = BH_RECORD_RELEASED;
+  r = bh_raw3(__NR_write, c->err_fd, &rec, sizeof rec);
+  bh_raw1(__NR_close, c->err_fd);
+  // Nobody reads the error pipe any more: from here a failure is an exit status.
+  do {
+    r = bh_raw3(__NR_read, c->exec_fifo_fd, &byte, 1);
+  } while (r == -EINTR);
+  if (r != 1) {
+    for (;;) bh_raw1(__NR_exit, 125);
+  }
+  bh_raw1(__NR_close, c->exec_fifo_fd);
+  r = bh_raw3(__NR_execve, path, c->argv, c->envp);
+  for (;;) bh_raw1(__NR_exit, r == -ENOENT ? 127 : 126);
+}
+
 /// The child's entry point. Never returns.
 int bh_child_main(void *arg) {
   const bh_child_config *c = (const bh_child_config *)arg;
@@ -553,7 +806,8 @@ int bh_child_main(void *arg) {
     r = bh_raw3(__NR_read, c->go_fd, &go, 1);
   } while (r == -EINTR);
   if (r != 1) bh_fail(c, BH_STEP_WAIT_GO, r < 0 ? r : ECANCELED, 0);
-  bh_raw1(__NR_close, c->go_fd);
+  // A parked init (OCI create) reads the go pipe once more, for the commit byte.
+  if (c->exec_fifo_fd < 0) bh_raw1(__NR_close, c->go_fd);
   // 3b. In a user namespace whose map does not hold our host uid (root with
   //     --userns), we are nobody inside until we switch to its root: mounts would
   //     create files owned by an unmapped id (EOVERFLOW).
@@ -579,6 +833,10 @@ int bh_child_main(void *arg) {
     r = bh_raw2(__NR_sethostname, c->hostname, bh_strlen(c->hostname));
     if (r < 0) bh_fail(c, BH_STEP_HOSTNAME, r, 0);
   }
+  if (c->flags & BH_CHILD_SET_DOMAINNAME) {
+    r = bh_raw2(__NR_setdomainname, c->domainname, bh_strlen(c->domainname));
+    if (r < 0) bh_fail(c, BH_STEP_DOMAINNAME, r, 0);
+  }
   if (c->flags & BH_CHILD_LOOPBACK_UP) bh_loopback_up(c);
   // 6. The filesystem: mounts, pivot_root, old root detached, root read-only.
   if (c->rootfs) bh_enter_rootfs(c);
@@ -593,8 +851,15 @@ int bh_child_main(void *arg) {
     r = bh_raw4(__NR_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].limit, 0);
     if (r < 0) bh_fail(c, BH_STEP_RLIMIT, r, (int)i);
   }
+  if (c->flags & BH_CHILD_SET_UMASK) bh_raw1(__NR_umask, c->umask);
   // 8. Capabilities and identity: bounding set, groups, gid, uid, the other sets.
-  bh_credentials(c);
+  //    OCI with noNewPrivileges false: the filter loads first, while CAP_SYS_ADMIN
+  //    is still held (without no_new_privs the kernel demands it).
+  if (c->flags & BH_CHILD_SECCOMP_EARLY) bh_seccomp(c);
+  if (c->flags & BH_CHILD_OCI_CAPS)
+    bh_oci_credentials(c);
+  else
+    bh_credentials(c);
   // 9. No privileges gained through execve (setuid bits, file capabilities).
   if (c->flags & BH_CHILD_NO_NEW_PRIVS) {
     r = bh_raw5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -607,8 +872,10 @@ int bh_child_main(void *arg) {
     if (r < 0) bh_fail(c, BH_STEP_STDOUT, r, 0);
   }
   bh_close_fds(c);
-  // 11. seccomp, last: the filter need only allow what execve and the error report use.
-  bh_seccomp(c);
-  // 12. execve. On success the error pipe closes with no data.
+  // 11. seccomp, last: the filter need only allow what execve and the error report use
+  //     (and, for a parked init, read, write, prctl and close).
+  if (!(c->flags & BH_CHILD_SECCOMP_EARLY)) bh_seccomp(c);
+  // 12. execve. On success the error pipe closes with no data. An OCI init parks first.
+  if (c->exec_fifo_fd >= 0) bh_park_and_exec(c);
   bh_exec(c);
 }

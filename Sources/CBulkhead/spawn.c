@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -127,6 +128,33 @@ bh_spawn_result bh_spawn(const bh_child_config *config, uint64_t namespace_flags
   return result;
 }
 
+bh_spawn_result bh_spawn_fork(const bh_child_config *config, uint64_t namespace_flags, int cgroup_fd) {
+  bh_spawn_result result = {.pid = -1, .pidfd = -1, .err = 0, .used_clone3 = 1};
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pidfd = -1;
+  struct bh_clone_args args;
+  memset(&args, 0, sizeof args);
+  // No CLONE_VM and no stack: a fork, continuing on a copy of this stack.
+  args.flags = CLONE_PIDFD | namespace_flags;
+  if (cgroup_fd >= 0) {
+    args.flags |= BH_CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+  }
+  args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+  args.exit_signal = SIGCHLD;
+  long r = bh_clone3(&args, sizeof args, bh_child_main, (void *)config);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (r < 0) {
+    result.err = (int)-r;
+    return result;
+  }
+  result.pid = (pid_t)r;
+  result.pidfd = pidfd;
+  return result;
+}
+
 int bh_pidfd_send_signal(int pidfd, int sig) {
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
@@ -185,6 +213,13 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_COPY: return "copy a host file into the host view";
     case BH_STEP_TERMINAL: return "open the terminal";
     case BH_STEP_CONSOLE_SEND: return "send the terminal to the supervisor";
+    case BH_STEP_DOMAINNAME: return "setdomainname";
+    case BH_STEP_MKNOD: return "mknod";
+    case BH_STEP_SYSCTL: return "write a sysctl";
+    case BH_STEP_PROPAGATION: return "set mount propagation";
+    case BH_STEP_UMASK: return "umask";
+    case BH_STEP_PARK: return "park the init until start";
+    case BH_STEP_KEEPCAPS: return "PR_SET_KEEPCAPS";
   }
   return "unknown step";
 }
@@ -215,4 +250,8 @@ int bh_recv_fd(int sock) {
   }
   errno = EBADMSG;
   return -1;
+}
+
+int bh_rename_noreplace(const char *from, const char *to) {
+  return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 }

@@ -54,8 +54,15 @@ typedef enum bh_step {
   BH_STEP_STDOUT = 32,         // dup2 the captured stdout
   BH_STEP_MKPATH = 33,         // create a missing mount point in a Bulkhead layer (index)
   BH_STEP_COPY = 34,           // copy a host file into the host view's /etc (index)
-  BH_STEP_TERMINAL = 35,       // open a pty in the sandbox's devpts, make it the controlling terminal
-  BH_STEP_CONSOLE_SEND = 36,   // send its master to the supervisor (SCM_RIGHTS)
+  BH_STEP_DOMAINNAME = 35,     // setdomainname (OCI)
+  BH_STEP_MKNOD = 36,          // create a device node (OCI linux.devices, index)
+  BH_STEP_SYSCTL = 37,         // write a sysctl under /proc/sys (OCI, index)
+  BH_STEP_PROPAGATION = 38,    // set a mount's propagation (OCI, index)
+  BH_STEP_UMASK = 39,          // umask (OCI)
+  BH_STEP_PARK = 40,           // the create/start handshake (OCI exec.fifo)
+  BH_STEP_KEEPCAPS = 41,       // PR_SET_KEEPCAPS around the uid change (OCI)
+  BH_STEP_TERMINAL = 42,       // open a pty in the sandbox's devpts, make it the controlling terminal
+  BH_STEP_CONSOLE_SEND = 43,   // send its master to the supervisor (SCM_RIGHTS)
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -73,7 +80,18 @@ typedef enum bh_op_kind {
                      // holds `source` (a layer Bulkhead made); flags 1: the last one is a file
   BH_OP_OVERLAY = 9, // overlayfs on target, data = its options (lowerdir=...,upperdir=...)
   BH_OP_COPY = 10,   // copy the host file `source` into the directory target as `data`
+  // The OCI front door (config.json applied literally):
+  BH_OP_MOUNT = 11,    // mount(source, target, fstype, flags, data); a bind with more flags is
+                       // remounted with them; then `propagation` (MS_SHARED...) if set
+  BH_OP_MKNOD = 12,    // mknod the entry `data` in the directory target (mode, dev, uid, gid)
+  BH_OP_SYSCTL = 13,   // after pivot_root: write `data` to the file target (/proc/sys/...)
+  BH_OP_MASK = 14,     // after pivot_root: /dev/null on a file, a read-only tmpfs on a directory
+  BH_OP_READONLY = 15, // after pivot_root: bind target on itself, read-only all the way down
 } bh_op_kind;
+
+/// BH_OP_MKPATH flags: the last component is a file; no layer check (OCI: the
+/// engine's rootfs is the container's to write, as runc and crun treat it).
+enum { BH_MKPATH_FILE = 1, BH_MKPATH_ANY_MOUNT = 2 };
 
 typedef struct bh_op {
   int32_t kind;
@@ -82,6 +100,11 @@ typedef struct bh_op {
   const char *target;
   const char *data;
   unsigned long flags;
+  const char *fstype;         // BH_OP_MOUNT
+  unsigned long propagation;  // BH_OP_MOUNT: MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC)
+  uint64_t dev;               // BH_OP_MKNOD: makedev(major, minor)
+  uint32_t mode;              // BH_OP_MKNOD: S_IFCHR/S_IFBLK/S_IFIFO | permissions
+  uint32_t uid, gid;          // BH_OP_MKNOD: the node's owner
 } bh_op;
 
 typedef struct bh_rlimit {
@@ -99,6 +122,13 @@ enum {
   BH_CHILD_SET_IDS = 1 << 6,   // switch to uid/gid
   BH_CHILD_SETGROUPS = 1 << 7, // clear supplementary groups (not allowed when setgroups is denied)
   BH_CHILD_BECOME_ROOT = 1 << 8, // in a new user namespace: become its uid/gid 0
+  // The OCI front door:
+  BH_CHILD_OCI_CAPS = 1 << 9,       // the five sets as given (cap_bounding ... cap_ambient)
+  BH_CHILD_GROUP_LIST = 1 << 10,    // setgroups(groups) instead of clearing them
+  BH_CHILD_SET_DOMAINNAME = 1 << 11,
+  BH_CHILD_SECCOMP_EARLY = 1 << 12, // noNewPrivileges false: load the filter while CAP_SYS_ADMIN is held
+  BH_CHILD_LITERAL_ROOT = 1 << 13,  // remount / only for root.readonly, without Bulkhead's nodev
+  BH_CHILD_SET_UMASK = 1 << 14,
 };
 
 /// Everything the child path reads. Owned by the parent, read-only in the child.
@@ -135,6 +165,15 @@ typedef struct bh_child_config {
                              // container, /dev/console), and sends the master over this socket
   uint16_t console_rows;     // the pty's initial window size (0: left as the kernel makes it)
   uint16_t console_cols;
+  // The OCI front door (zero/-1 for `bulkhead run`):
+  const bh_op *post_ops;     // applied after pivot_root, on the new root: sysctl, masked, read-only paths
+  size_t post_op_count;
+  uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+  const uint32_t *groups;    // with BH_CHILD_GROUP_LIST
+  size_t group_count;
+  const char *domainname;
+  uint32_t umask;
+  int exec_fifo_fd;          // >= 0: park after setup (create) until `start` writes to the fifo
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.
@@ -161,6 +200,15 @@ typedef struct bh_spawn_result {
 bh_spawn_result bh_spawn(const bh_child_config *config, uint64_t namespace_flags, void *stack,
                          size_t stack_size, int cgroup_fd);
 
+/// The OCI `create`: clone3 without CLONE_VM (the parked init outlives this process
+/// and must not share its memory), so the child runs on a copy of the caller's stack.
+bh_spawn_result bh_spawn_fork(const bh_child_config *config, uint64_t namespace_flags, int cgroup_fd);
+
+/// The records of the create handshake on the error pipe (step BH_STEP_NONE):
+/// index 0 armed, 1 parked (every step done, waiting for the commit byte on the
+/// go pipe), 2 released (the parent-death signal cleared; blocking on exec.fifo).
+enum { BH_RECORD_ARMED = 0, BH_RECORD_PARKED = 1, BH_RECORD_RELEASED = 2 };
+
 // Shims for Swift.
 int bh_pidfd_send_signal(int pidfd, int sig);
 /// waitid(P_PIDFD, ...) with the rusage argument glibc does not expose.
@@ -172,6 +220,8 @@ int bh_prctl_set_child_subreaper(void);
 int bh_pidfd_open(pid_t pid);
 /// pipe2(O_CLOEXEC), which needs _GNU_SOURCE.
 int bh_pipe_cloexec(int fds[2]);
+/// renameat2(RENAME_NOREPLACE): the OCI state directory appears once, never over another.
+int bh_rename_noreplace(const char *from, const char *to);
 /// The step's name, for error messages ("pivot_root", "mount", ...).
 const char *bh_step_name(int32_t step);
 /// Receives one descriptor sent with SCM_RIGHTS on `sock` (MSG_DONTWAIT); -1 with errno when none.

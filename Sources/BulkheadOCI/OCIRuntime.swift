@@ -1,0 +1,287 @@
+import BulkheadSpec
+import BulkheadSystem
+import CBulkhead
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The OCI lifecycle commands over one state root. Libraries return or throw; the
+/// CLI prints.
+public struct OCIRuntime: Sendable {
+  public let store: OCIStore
+
+  public init(root: String) { store = OCIStore(root: root) }
+
+  static func now() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date())
+  }
+
+  /// `create`: every setup step of the init, then it parks on exec.fifo and this
+  /// process exits. The state is persisted (and the directory renamed into place)
+  /// before the init leaves its parent-death signal, so a `create` killed at any
+  /// moment leaves nothing (the init dies with it; the `.creating` directory and its
+  /// cgroups are swept by the next command) or a container that `delete` removes.
+  public func create(id: String, bundle rawBundle: String, pidFile: String?, systemdCgroup: Bool = false)
+    throws(OCIError)
+  {
+    try OCIStore.validate(id: id)
+    try store.ensureRoot()
+    store.sweep()
+    if access(store.directory(id), F_OK) == 0 { throw .alreadyExists }
+    guard let realBundle = realpath(rawBundle, nil) else {
+      throw OCIError("bundle \(rawBundle): \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+    let bundle = String(cString: realBundle)
+    free(realBundle)
+    let config = try OCIConfig.load(bundle: bundle, id: id)
+    if systemdCgroup || config.cgroupsPath.contains(":") {
+      let pid1 = readTextFile("/proc/1/comm")?.split(separator: "\n").first.map(String.init) ?? "?"
+      if config.cgroupsPath.contains(":") || !config.cgroupsPath.isEmpty {
+        throw pid1 == "systemd"
+          ? OCIError(
+            "linux.cgroupsPath \(config.cgroupsPath): systemd cgroups are not supported yet; drop --systemd-cgroup")
+          : OCIError(
+            "linux.cgroupsPath \(config.cgroupsPath): a systemd slice path needs systemd as PID 1 (it is \(pid1)); drop --systemd-cgroup"
+          )
+      }
+    }
+    let plan = OCIPlan(config)
+
+    let tmp = store.root + "/.creating-\(id)-\(getpid())"
+    guard mkdir(tmp, 0o711) == 0 else {
+      throw OCIError("create \(tmp): \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+    var created: [String] = []
+    var leaves: Set<String> = []
+    func cleanup() {
+      OCICgroup.remove(created, leaves: leaves)
+      OCIStore.removeDirectory(tmp)
+    }
+    let dirs = OCICgroup.directories(cgroupsPath: config.cgroupsPath, id: id)
+    leaves = Set(dirs.values)
+    do throws(OCIError) {
+      created = try OCICgroup.create(dirs, resources: config.resources) { (planned: [String]) throws(OCIError) in
+        let data = (try? JSONEncoder().encode(planned)) ?? Data("[]".utf8)
+        try OCIStore.writeAtomically(data, to: tmp + "/cgroups")
+      }
+      let data = (try? JSONEncoder().encode(created)) ?? Data("[]".utf8)
+      try OCIStore.writeAtomically(data, to: tmp + "/cgroups")
+    } catch {
+      cleanup()
+      throw error
+    }
+    guard mkfifo(tmp + "/exec.fifo", 0o622) == 0 else {
+      let err = errno
+      cleanup()
+      throw OCIError("mkfifo exec.fifo: \(BulkheadError.describe(errno: err).lowercased())")
+    }
+    // O_RDWR: the init holds a writer too, so its blocking read waits for a byte
+    // instead of seeing EOF; `start`'s non-blocking open for writing finds a reader
+    // exactly while the init lives (ENXIO otherwise).
+    let fifo = open(tmp + "/exec.fifo", O_RDWR | O_CLOEXEC)
+    guard fifo >= 0 else {
+      let err = errno
+      cleanup()
+      throw OCIError("open exec.fifo: \(BulkheadError.describe(errno: err).lowercased())")
+    }
+    var go: [Int32] = [-1, -1]
+    var report: [Int32] = [-1, -1]
+    guard bh_pipe_cloexec(&go) == 0, bh_pipe_cloexec(&report) == 0 else {
+      let err = errno
+      for fd in go + report + [fifo] where fd >= 0 { close(fd) }
+      cleanup()
+      throw OCIError("pipe2: \(BulkheadError.describe(errno: err).lowercased())")
+    }
+    plan.config.pointee.go_fd = go[0]
+    plan.config.pointee.go_write_fd = go[1]
+    plan.config.pointee.err_fd = report[1]
+    plan.config.pointee.exec_fifo_fd = fifo
+
+    let flags = NamespaceKind.cloneFlags(config.namespaces)
+    let spawned = bh_spawn_fork(plan.config, flags, -1)
+    close(go[0])
+    close(report[1])
+    close(fifo)
+    guard spawned.pid > 0 else {
+      close(go[1])
+      close(report[0])
+      cleanup()
+      throw OCIError("clone: \(BulkheadError.describe(errno: spawned.err).lowercased())")
+    }
+    var goOpen = true
+    func abandon(_ error: OCIError) -> OCIError {
+      if goOpen { close(go[1]) }
+      _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
+      var info = siginfo_t()
+      _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+      close(report[0])
+      close(spawned.pidfd)
+      cleanup()
+      return error
+    }
+    func expect(_ index: Int32) throws(OCIError) {
+      var record = bh_child_error()
+      let size = MemoryLayout<bh_child_error>.size
+      var got = 0
+      while got < size {
+        let n = withUnsafeMutableBytes(of: &record) { Glibc.read(report[0], $0.baseAddress! + got, size - got) }
+        if n > 0 { got += n } else if n == 0 || errno != EINTR { break }
+      }
+      if got != size { throw abandon(OCIError("container init: exited before it was ready")) }
+      if record.step != Int32(BH_STEP_NONE.rawValue) { throw abandon(plan.describe(record, command: config.args[0])) }
+      if record.index != index { throw abandon(OCIError("container init: out of step (record \(record.index))")) }
+    }
+    try expect(Int32(BH_RECORD_ARMED))
+    guard let info = processStart(spawned.pid) else { throw abandon(OCIError("container init: gone")) }
+    if let adj = config.oomScoreAdj {
+      do {
+        try CgroupFiles.write("\(adj)", to: "/proc/\(spawned.pid)/oom_score_adj", step: "process.oomScoreAdj")
+      } catch {
+        throw abandon(OCIError("process.oomScoreAdj: \(error.reason.lowercased())"))
+      }
+    }
+    do { try OCICgroup.attach(dirs, pid: spawned.pid) } catch { throw abandon(error) }
+    var byte: UInt8 = 1
+    guard Glibc.write(go[1], &byte, 1) == 1 else {
+      throw abandon(OCIError("container init: died before it was released"))
+    }
+    try expect(Int32(BH_RECORD_PARKED))
+
+    let state = OCIStateFile(
+      ociVersion: config.ociVersion, id: id, pid: spawned.pid, bundle: bundle, created: Self.now(),
+      annotations: config.annotations, startTime: info.start, cgroups: dirs, cgroupsCreated: created)
+    do throws(OCIError) {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      let data = (try? encoder.encode(state)) ?? Data()
+      try OCIStore.writeAtomically(data, to: tmp + "/state.json")
+      // mkdir made the ID unique at the start; this rename is the authority (no replace).
+      if bh_rename_noreplace(tmp, store.directory(id)) != 0 {
+        throw errno == EEXIST || errno == ENOTEMPTY
+          ? OCIError.alreadyExists
+          : OCIError("rename the state directory: \(BulkheadError.describe(errno: errno).lowercased())")
+      }
+    } catch {
+      throw abandon(error)
+    }
+    // From here the container exists: a failure leaves a consistent one for delete.
+    if let pidFile {
+      let absolute = pidFile.hasPrefix("/") ? pidFile : FileManager.default.currentDirectoryPath + "/" + pidFile
+      try OCIStore.writeAtomically(Data("\(spawned.pid)".utf8), to: absolute)
+    }
+    guard Glibc.write(go[1], &byte, 1) == 1 else {
+      close(go[1])
+      throw OCIError("container init: died before it was released")
+    }
+    close(go[1])
+    goOpen = false
+    var record = bh_child_error()
+    let n = withUnsafeMutableBytes(of: &record) { Glibc.read(report[0], $0.baseAddress!, $0.count) }
+    close(report[0])
+    close(spawned.pidfd)
+    if n != MemoryLayout<bh_child_error>.size || record.index != Int32(BH_RECORD_RELEASED) {
+      throw OCIError("container init: died before it was released")
+    }
+  }
+
+  /// `start`: one byte into exec.fifo; ENXIO (no reader) means the init is gone.
+  public func start(id: String) throws(OCIError) {
+    try OCIStore.validate(id: id)
+    let lock = try store.lock(id)
+    defer { close(lock) }
+    let state = try store.read(id)
+    switch store.status(state) {
+    case .stopped: throw OCIError("cannot start a container that has stopped")
+    case .running: throw OCIError("cannot start an already running container")
+    case .creating, .created: break
+    }
+    let path = store.directory(id) + "/exec.fifo"
+    let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw errno == ENXIO
+        ? OCIError("cannot start a container that has stopped")
+        : OCIError("open exec.fifo: \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+    defer { close(fd) }
+    unlink(path)
+    var byte: UInt8 = 0
+    guard Glibc.write(fd, &byte, 1) == 1 else {
+      throw OCIError("write exec.fifo: \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+  }
+
+  public func state(id: String) throws(OCIError) -> OCIStateDocument {
+    try OCIStore.validate(id: id)
+    return store.document(try store.read(id))
+  }
+
+  /// Signal names as runc takes them: numbers, KILL, SIGKILL, sigkill.
+  public static func signal(_ text: String) throws(OCIError) -> Int32 {
+    if let n = Int32(text), n > 0, n < 65 { return n }
+    var name = text.uppercased()
+    if name.hasPrefix("SIG") { name.removeFirst(3) }
+    let table: [String: Int32] = [
+      "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+      "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CONT": 18,
+      "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27,
+      "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
+    ]
+    if let n = table[name] { return n }
+    throw OCIError("unknown signal \(BulkheadError.oneLine(text).debugDescription)")
+  }
+
+  public func kill(id: String, signal: Int32, all: Bool) throws(OCIError) {
+    try OCIStore.validate(id: id)
+    let lock = try store.lock(id)
+    defer { close(lock) }
+    let state = try store.read(id)
+    guard store.status(state) != .stopped else { throw .notRunning }
+    // A pidfd checked against the start time: the signal cannot reach a reused pid.
+    let pidfd = bh_pidfd_open(state.pid)
+    guard pidfd >= 0 else { throw .notRunning }
+    defer { close(pidfd) }
+    guard processStart(state.pid)?.start == state.startTime else { throw .notRunning }
+    if all {
+      for pid in OCICgroup.members(state.cgroups) where pid != state.pid { Glibc.kill(pid, signal) }
+    }
+    if bh_pidfd_send_signal(pidfd, signal) != 0 {
+      throw OCIError("kill: \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+  }
+
+  /// `delete`: a stopped (or created) container's state and cgroups; `force` kills a
+  /// running one first and waits for it.
+  public func delete(id: String, force: Bool) throws(OCIError) {
+    try OCIStore.validate(id: id)
+    store.sweep()
+    let lock: Int32
+    do { lock = try store.lock(id) } catch {
+      throw error
+    }
+    defer { close(lock) }
+    guard let state = try? store.read(id) else {
+      // A directory without a state file is not a container: remove it.
+      OCIStore.removeDirectory(store.directory(id))
+      throw .notExist(id)
+    }
+    let status = store.status(state)
+    if status == .running && !force {
+      throw OCIError("cannot delete container \(id) that is not stopped: running")
+    }
+    if status != .stopped {
+      let pidfd = bh_pidfd_open(state.pid)
+      if pidfd >= 0 {
+        if processStart(state.pid)?.start == state.startTime { _ = bh_pidfd_send_signal(pidfd, SIGKILL) }
+        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&p, 1, 5000)
+        close(pidfd)
+      }
+    }
+    OCICgroup.remove(state.cgroupsCreated, leaves: Set(state.cgroups.values))
+    OCIStore.removeDirectory(store.directory(id))
+  }
+}

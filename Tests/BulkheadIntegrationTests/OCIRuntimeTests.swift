@@ -1,0 +1,239 @@
+import Foundation
+import Testing
+
+/// The OCI command line on bundles the tests write (`bulkhead spec` plus the
+/// project's Rootfs), checked from outside: /proc/PID of the parked init, its
+/// cgroup files, and what the container wrote into a host directory.
+@Suite("OCI runtime: lifecycle, fields, refusals", .enabled(if: Harness.canRunContainers, Harness.containerReason))
+struct OCIRuntimeTests {
+  /// A bundle in a temp dir: config.json from `bulkhead spec`, root at the Rootfs,
+  /// `edit` applied, /out bound from a host directory the container may write.
+  final class Bundle {
+    let dir: String
+    let root: String
+    let out: String
+    let id = "oci-\(Harness.uniqueMarker())"
+
+    init(_ edit: (inout [String: Any]) -> Void) throws {
+      dir = NSTemporaryDirectory() + "bulkhead-oci-\(Harness.uniqueMarker())"
+      root = dir + "/state"
+      out = dir + "/out"
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      chmod(out, 0o777)
+      let spec = try Harness.run(["spec", "--bundle", dir])
+      #expect(spec.status == 0, "\(spec.stderr)")
+      var config = try Harness.json(String(contentsOfFile: dir + "/config.json", encoding: .utf8))
+      var rootObject = config["root"] as? [String: Any] ?? [:]
+      rootObject["path"] = Harness.rootfs
+      config["root"] = rootObject
+      var mounts = config["mounts"] as? [[String: Any]] ?? []
+      mounts.append(["destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]])
+      config["mounts"] = mounts
+      edit(&config)
+      try write(config)
+    }
+
+    func write(_ config: [String: Any]) throws {
+      let data = try JSONSerialization.data(withJSONObject: config)
+      try data.write(to: URL(fileURLWithPath: dir + "/config.json"))
+    }
+
+    /// Runs `bulkhead --root ROOT ARGS` with the container's stdio away from the test's pipes.
+    func oci(_ args: [String]) throws -> Harness.Result {
+      let quoted = args.map { "'\($0)'" }.joined(separator: " ")
+      let r = try Harness.shell(
+        "\"$BULKHEAD\" --root '\(root)' --log '\(dir)/log.json' --log-format json \(quoted) </dev/null >'\(dir)/stdout' 2>'\(dir)/stderr'; echo $?"
+      )
+      let status = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+      let stderr = (try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? ""
+      let stdout = (try? String(contentsOfFile: dir + "/stdout", encoding: .utf8)) ?? ""
+      return Harness.Result(status: status, stdout: stdout, stderr: stderr)
+    }
+
+    func state() throws -> [String: Any] { try Harness.json(try oci(["state", id]).stdout) }
+
+    func cleanup() {
+      _ = try? oci(["delete", "--force", id])
+      try? FileManager.default.removeItem(atPath: dir)
+    }
+  }
+
+  static func setProcess(_ config: inout [String: Any], _ key: String, _ value: Any) {
+    var process = config["process"] as? [String: Any] ?? [:]
+    process[key] = value
+    config["process"] = process
+  }
+
+  static func status(_ pid: Int32) -> String {
+    (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+  }
+
+  static func field(_ status: String, _ name: String) -> String? {
+    status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
+      $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+    }
+  }
+
+  @Test func createParksTheInitWithEveryFieldAppliedThenStartRunsIt() throws {
+    let b = try Bundle { config in
+      config["hostname"] = "oci-host"
+      config["process"] = [
+        "args": [
+          "/bin/sh", "-c",
+          "hostname > /out/r; id -u >> /out/r; id -G >> /out/r; pwd >> /out/r; echo $FOO >> /out/r; sleep 30",
+        ],
+        "env": ["PATH=/bin", "FOO=bar"], "cwd": "/tmp", "terminal": false,
+        "user": ["uid": 1000, "gid": 1000, "additionalGids": [10, 20]],
+        "capabilities": ["bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]],
+        "rlimits": [["type": "RLIMIT_NOFILE", "soft": 123, "hard": 456]], "noNewPrivileges": true, "oomScoreAdj": 500,
+      ]
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      linux["resources"] = [
+        "memory": ["limit": 67_108_864], "pids": ["limit": 42], "devices": [["allow": false, "access": "rwm"]],
+      ]
+      linux["cgroupsPath"] = "/bulkhead-oci-test/\(Harness.uniqueMarker())"
+      config["linux"] = linux
+    }
+    defer { b.cleanup() }
+    let created = try b.oci(["create", "--bundle", b.dir, "--pid-file", b.dir + "/pid", b.id])
+    #expect(created.status == 0, "\(created.stderr)")
+    let pidText = try String(contentsOfFile: b.dir + "/pid", encoding: .utf8)
+    #expect(!pidText.hasSuffix("\n"))
+    let pid = Int32(pidText) ?? 0
+    var state = try b.state()
+    #expect(state["status"] as? String == "created")
+    #expect(state["pid"] as? Int == Int(pid))
+    // From outside, while parked: identity, capabilities, no_new_privs, limits, cgroups.
+    let st = Self.status(pid)
+    #expect(Self.field(st, "Uid")?.hasPrefix("1000") == true)
+    #expect(Self.field(st, "Groups") == "10 20")
+    #expect(Self.field(st, "CapBnd") == String(format: "%016x", (1 << 5) | (1 << 0)))
+    #expect(Self.field(st, "CapEff") == String(format: "%016x", 1 << 5))
+    #expect(Self.field(st, "NoNewPrivs") == "1")
+    let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+    #expect(
+      limits.contains { _ in true }
+        && limits.split(separator: "\n").contains {
+          $0.hasPrefix("Max open files") && $0.contains("123") && $0.contains("456")
+        })
+    #expect(try String(contentsOfFile: "/proc/\(pid)/oom_score_adj", encoding: .utf8) == "500\n")
+    let cgroupLines = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n")
+    let memory = cgroupLines.first { $0.contains(":memory:") }.map { String($0.split(separator: ":")[2]) } ?? "?"
+    let pids = cgroupLines.first { $0.contains(":pids:") }.map { String($0.split(separator: ":")[2]) } ?? "?"
+    #expect(memory.hasPrefix("/bulkhead-oci-test/"))
+    #expect(
+      try String(contentsOfFile: "/sys/fs/cgroup/memory\(memory)/memory.limit_in_bytes", encoding: .utf8)
+        == "67108864\n")
+    #expect(try String(contentsOfFile: "/sys/fs/cgroup/pids\(pids)/pids.max", encoding: .utf8) == "42\n")
+    let devicesList = try String(contentsOfFile: "/sys/fs/cgroup/devices\(memory)/devices.list", encoding: .utf8)
+    #expect(!devicesList.contains("a *:* rwm") && devicesList.contains("c 1:3 rwm"))
+    #expect(!FileManager.default.fileExists(atPath: b.out + "/r"), "the process ran before start")
+
+    #expect(try b.oci(["start", b.id]).status == 0)
+    for _ in 0..<100
+    where (try? String(contentsOfFile: b.out + "/r", encoding: .utf8))?.split(separator: "\n").count ?? 0 < 5 {
+      usleep(20_000)
+    }
+    #expect(try String(contentsOfFile: b.out + "/r", encoding: .utf8) == "oci-host\n1000\n1000 10 20\n/tmp\nbar\n")
+    state = try b.state()
+    #expect(state["status"] as? String == "running")
+    let again = try b.oci(["start", b.id])
+    #expect(again.status == 1 && again.stderr.contains("cannot start an already running container"))
+    let notStopped = try b.oci(["delete", b.id])
+    #expect(notStopped.status == 1 && notStopped.stderr.contains("that is not stopped: running"))
+    #expect(try b.oci(["kill", b.id, "sigkill"]).status == 0)
+    for _ in 0..<100 where (try b.state())["status"] as? String != "stopped" { usleep(20_000) }
+    state = try b.state()
+    #expect(state["status"] as? String == "stopped")
+    #expect(state["pid"] as? Int == 0)
+    let killStopped = try b.oci(["kill", b.id])
+    #expect(killStopped.status == 1 && killStopped.stderr.contains("container not running"))
+    #expect(try b.oci(["delete", b.id]).status == 0)
+    #expect(!FileManager.default.fileExists(atPath: b.root + "/" + b.id))
+    #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory\(memory)"))
+    #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/bulkhead-oci-test"))
+    let gone = try b.oci(["state", b.id])
+    #expect(gone.status == 1 && gone.stderr.contains("container does not exist"))
+  }
+
+  /// Refused inputs: one line (and one JSON line in --log), exit 1, nothing left.
+  @Test(arguments: [
+    ("bad-json", "not valid JSON"), ("unknown-field", "linux.intelRdt"), ("slash-id", "invalid container id"),
+    ("dotdot-id", "invalid container id"), ("root-symlink", "leads out of the bundle"),
+    ("missing-command", "executable file not found in $PATH"), ("terminal", "process.terminal"),
+    ("user-ns", "linux.namespaces[6].type"),
+  ])
+  func refusalsNameTheFieldAndLeaveNothing(_ testCase: (String, String)) throws {
+    let b = try Bundle { config in
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      switch testCase.0 {
+      case "unknown-field": linux["intelRdt"] = ["closID": "x"]
+      case "missing-command": Self.setProcess(&config, "args", ["nosuchcommand"])
+      case "terminal": Self.setProcess(&config, "terminal", true)
+      case "user-ns":
+        var ns = linux["namespaces"] as? [[String: Any]] ?? []
+        ns.append(["type": "user"])
+        linux["namespaces"] = ns
+      default: break
+      }
+      config["linux"] = linux
+    }
+    defer { b.cleanup() }
+    var id = b.id
+    switch testCase.0 {
+    case "bad-json":
+      try Data("{\"ociVersion\": \"1.0.2\", ".utf8).write(to: URL(fileURLWithPath: b.dir + "/config.json"))
+    case "slash-id": id = "a/b"
+    case "dotdot-id": id = ".."
+    case "root-symlink":
+      let text = try String(contentsOfFile: b.dir + "/config.json", encoding: .utf8)
+      var config = try Harness.json(text)
+      try FileManager.default.createSymbolicLink(atPath: b.dir + "/rootfs", withDestinationPath: Harness.rootfs)
+      config["root"] = ["path": "rootfs"]
+      try b.write(config)
+    default: break
+    }
+    let r = try b.oci(["create", "--bundle", b.dir, id])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains(testCase.1), "\(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1)
+    let log = (try? String(contentsOfFile: b.dir + "/log.json", encoding: .utf8)) ?? ""
+    #expect(log.split(separator: "\n").count == 1)
+    let entry = try Harness.json(log)
+    #expect(entry["level"] as? String == "error" && (entry["msg"] as? String)?.contains(testCase.1) == true)
+    #expect(entry["time"] is String)
+    #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.root)) ?? []).isEmpty)
+    #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/bulkhead/\(b.id)"))
+  }
+
+  /// `create` SIGKILLed at random moments: afterwards either nothing, or a container
+  /// that `delete --force` removes; no process, cgroup or state directory stays.
+  @Test func aCreateKilledAtRandomMomentsLeavesNothing() throws {
+    let b = try Bundle { config in
+      Self.setProcess(&config, "args", ["/bin/sleep", "30"])
+    }
+    defer { b.cleanup() }
+    for attempt in 0..<20 {
+      let id = "\(b.id)-\(attempt)"
+      let delay = Int.random(in: 0...40_000)
+      _ = try Harness.shell(
+        "\"$BULKHEAD\" --root '\(b.root)' create --bundle '\(b.dir)' '\(id)' </dev/null >/dev/null 2>&1 & p=$!; sleep 0.\(String(format: "%06d", delay)); kill -9 $p; wait $p"
+      )
+      _ = try b.oci(["delete", "--force", id])
+      #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.root)) ?? []).isEmpty, "attempt \(attempt)")
+      #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/bulkhead/\(id)"), "attempt \(attempt)")
+      #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/bulkhead/\(id)"), "attempt \(attempt)")
+    }
+    #expect(Harness.waitUntilGone(b.dir).isEmpty)
+  }
+
+  @Test func versionSpecAndFeatures() throws {
+    let v = try Harness.run(["--version"])
+    #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))
+    let f = try Harness.run(["features"])
+    let features = try Harness.json(f.stdout)
+    #expect(features["ociVersionMax"] as? String == "1.0.2")
+    let unknown = try Harness.run(["--root", "/nonexistent", "--no-such-flag", "state", "x"])
+    #expect(unknown.status == 1 && unknown.stderr.contains("flag provided but not defined"))
+  }
+}
