@@ -61,6 +61,7 @@ __asm__(
     "  ret\n"
     "1:\n"
     "  xor %ebp, %ebp\n"  // outermost frame
+    "  and $-16, %rsp\n"  // the ABI's alignment at the call: a fork runs on the caller's stack
     "  mov %r8, %rdi\n"
     "  call *%rdx\n"
     "  mov %eax, %edi\n"
