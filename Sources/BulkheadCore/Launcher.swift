@@ -204,11 +204,22 @@ public struct Launcher: Sendable {
         }
       }
     }
-    let flags = NamespaceKind.cloneFlags(plan.namespaces)
+    var flags = NamespaceKind.cloneFlags(plan.namespaces)
+    // A child that joins its cgroup after the clone (v1) makes its cgroup
+    // namespace there, after "go": made at clone, its root would be our cgroup.
+    var lateCgroupNamespace = false
+    func unshareCgroupLate() {
+      guard plan.namespaces.contains(.cgroup), group != nil else { return }
+      flags &= ~NamespaceKind.cgroup.cloneFlag
+      plan.config.pointee.flags |= Int32(BH_CHILD_UNSHARE_CGROUP)
+      lateCgroupNamespace = true
+    }
+    if let group, group.version == .v1 || group.directoryFD < 0 { unshareCgroupLate() }
     var spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, group?.directoryFD ?? -1)
     if spawned.pid <= 0, (group?.directoryFD ?? -1) >= 0, [ENOSYS, EPERM, EINVAL, E2BIG].contains(spawned.err) {
       // clone3 or CLONE_INTO_CGROUP is unavailable (an old kernel, an outer seccomp
       // profile): clone without it and join the cgroup before the child is released.
+      unshareCgroupLate()
       spawned = bh_spawn(plan.config, flags, stack, Self.stackSize, -1)
       joinAfterClone = true
     }
@@ -253,7 +264,7 @@ public struct Launcher: Sendable {
       throw abandon(Self.childError(armed, plan: plan))
     }
 
-    let namespaces = recordNamespaces ? NamespaceKind.inodes(of: spawned.pid) : [:]
+    var namespaces = recordNamespaces ? NamespaceKind.inodes(of: spawned.pid) : [:]
     if let map = plan.userMap {
       do { try map.write(to: spawned.pid) } catch { throw abandon(error) }
     }
@@ -276,6 +287,10 @@ public struct Launcher: Sendable {
     let execed = monotonicNanoseconds()
     if got > 0 {
       throw abandon(Self.childError(record, plan: plan))
+    }
+    if lateCgroupNamespace && recordNamespaces {
+      // Made after "go": read now, or left out if the workload is already gone.
+      namespaces[.cgroup] = NamespaceKind.cgroup.inode(of: spawned.pid)
     }
     var terminalFD: Int32? = nil
     if let parent = console?.parent {

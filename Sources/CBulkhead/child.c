@@ -27,6 +27,9 @@
 #include <unistd.h>
 
 #define BH_PATH_MAX 4096
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
 
 // mount_setattr(2) (Linux 5.12): declared here, since <linux/mount.h> and glibc's
 // <sys/mount.h> cannot be included together.
@@ -808,6 +811,11 @@ int bh_child_main(void *arg) {
   if (r != 1) bh_fail(c, BH_STEP_WAIT_GO, r < 0 ? r : ECANCELED, 0);
   // A parked init (OCI create) reads the go pipe once more, for the commit byte.
   if (c->exec_fifo_fd < 0) bh_raw1(__NR_close, c->go_fd);
+  // 3a. Now in its cgroup: a cgroup namespace rooted there.
+  if (c->flags & BH_CHILD_UNSHARE_CGROUP) {
+    r = bh_raw1(__NR_unshare, CLONE_NEWCGROUP);
+    if (r < 0) bh_fail(c, BH_STEP_CGROUP_NS, r, 0);
+  }
   // 3b. In a user namespace whose map does not hold our host uid (root with
   //     --userns), we are nobody inside until we switch to its root: mounts would
   //     create files owned by an unmapped id (EOVERFLOW).

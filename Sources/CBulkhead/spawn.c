@@ -214,6 +214,7 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_COPY: return "copy a host file into the host view";
     case BH_STEP_TERMINAL: return "open the terminal";
     case BH_STEP_CONSOLE_SEND: return "send the terminal to the supervisor";
+    case BH_STEP_CGROUP_NS: return "unshare the cgroup namespace";
     case BH_STEP_DOMAINNAME: return "setdomainname";
     case BH_STEP_MKNOD: return "mknod";
     case BH_STEP_SYSCTL: return "write a sysctl";

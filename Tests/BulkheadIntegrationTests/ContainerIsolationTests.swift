@@ -94,7 +94,33 @@ struct ContainerIsolationTests {
     #expect(status["schema"] as? String == "bulkhead.run-status/1")
   }
 
-  @Test func theStatusNamespaceIDsAreTheOnesReadFromOutside() throws {
+  /// With limits the workload is in a cgroup of its own; its cgroup namespace is
+  /// rooted there (on v1, made after the parent placed it), so it sees "/" while the
+  /// host sees the path. Without limits it stays in bulkhead's group: "/" too.
+  @Test(arguments: [[String](), ["--memory", "64m"]])
+  func theCgroupNamespaceIsRootedAtTheWorkloadsOwnGroup(limits: [String]) throws {
+    let quoted = limits.map { "'\($0)'" }.joined(separator: " ")
+    let marker = Harness.uniqueMarker()
+    let result = try Harness.shell(
+      """
+      "$BULKHEAD" run \(quoted) -- sh -c 'grep :memory: /proc/self/cgroup; sleep 2; : \(marker)' &
+      for _ in $(seq 50); do
+        pid=$(pgrep -f "^sh -c grep :memory: /proc/self/cgroup; sleep 2; : \(marker)" | head -1)
+        [ -n "$pid" ] && break
+        sleep 0.05
+      done
+      echo "host $(grep :memory: /proc/$pid/cgroup)"
+      wait
+      """)
+    #expect(result.status == 0, "\(result.stderr)")
+    let inside = result.lines.first { !$0.hasPrefix("host ") } ?? ""
+    let host = result.lines.first { $0.hasPrefix("host ") } ?? ""
+    #expect(inside.hasSuffix(":memory:/"), "\(result.stdout)")
+    if !limits.isEmpty { #expect(host.contains("/bulkhead/run-"), "\(result.stdout)") }
+  }
+
+  @Test(arguments: [[String](), ["--memory", "64m"]])
+  func theStatusNamespaceIDsAreTheOnesReadFromOutside(limits: [String]) throws {
     // While the workload sleeps, read /proc/PID/ns/* of its pid from outside and
     // compare with what --json-status reports when it ends.
     let dir = NSTemporaryDirectory() + "bulkhead-status-\(Harness.uniqueMarker())"
@@ -103,7 +129,7 @@ struct ContainerIsolationTests {
     let marker = Harness.uniqueMarker()
     let result = try Harness.shell(
       """
-      "$BULKHEAD" run --json-status \(dir)/s.json -- sh -c 'sleep 3; : \(marker)' &
+      "$BULKHEAD" run \(limits.joined(separator: " ")) --json-status \(dir)/s.json -- sh -c 'sleep 3; : \(marker)' &
       # Found by polling, not after a fixed delay: a loaded machine starts it later.
       for _ in $(seq 50); do
         pid=$(for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sh -c sleep 3; : \(marker)'; then basename $p; fi; done | head -1)

@@ -63,6 +63,7 @@ typedef enum bh_step {
   BH_STEP_KEEPCAPS = 41,       // PR_SET_KEEPCAPS around the uid change (OCI)
   BH_STEP_TERMINAL = 42,       // open a pty in the sandbox's devpts, make it the controlling terminal
   BH_STEP_CONSOLE_SEND = 43,   // send its master to the supervisor (SCM_RIGHTS)
+  BH_STEP_CGROUP_NS = 44,      // unshare the cgroup namespace once placed in the cgroup
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -129,6 +130,10 @@ enum {
   BH_CHILD_SECCOMP_EARLY = 1 << 12, // noNewPrivileges false: load the filter while CAP_SYS_ADMIN is held
   BH_CHILD_LITERAL_ROOT = 1 << 13,  // remount / only for root.readonly, without Bulkhead's nodev
   BH_CHILD_SET_UMASK = 1 << 14,
+  // A new cgroup namespace made after the parent placed the child in its cgroup
+  // (v1 has no CLONE_INTO_CGROUP): made at clone, its root would be the parent's
+  // cgroup and the workload would see its own path below it.
+  BH_CHILD_UNSHARE_CGROUP = 1 << 15,
 };
 
 /// Everything the child path reads. Owned by the parent, read-only in the child.
