@@ -137,7 +137,7 @@ extension OCIConfig {
 
   /// The mounts in order, each mount point created inside the rootfs when missing
   /// (resolved with RESOLVE_IN_ROOT), then the default devices, linux.devices and links.
-  mutating func planMounts(_ mounts: [JSONObject], bundle: String, linux: JSONObject?) throws(OCIError) {
+  mutating func planMounts(_ mounts: [JSONObject], bundle: String, linux: JSONObject?, id: String) throws(OCIError) {
     for m in mounts {
       guard let destination = try m.string("destination"), destination.hasPrefix("/") else {
         throw .field(m.path + ".destination", "must be an absolute path")
@@ -194,7 +194,7 @@ extension OCIConfig {
       ops.append(
         OCIOp(kind: BH_OP_MKPATH, target: target, flags: UInt(mkflags), what: "create the mount point \(target)"))
       if type == "cgroup" {
-        try planCgroupMount(target: target, flags: flags, path: m.path)
+        try planCgroupMount(target: target, flags: flags, path: m.path, id: id)
       } else {
         if source.isEmpty { source = type }
         ops.append(
@@ -208,11 +208,30 @@ extension OCIConfig {
     try planDevices(linux)
   }
 
-  /// type cgroup on v1: a tmpfs holding one mount per hierarchy, as runc makes it;
-  /// in the container's cgroup namespace each shows the container's own group as its root.
-  mutating func planCgroupMount(target: String, flags: UInt, path: String) throws(OCIError) {
+  /// type cgroup on v1: a tmpfs holding one mount per hierarchy, as runc makes it.
+  /// In a cgroup namespace (made once the init is in its cgroup) each is a fresh
+  /// mount whose root is the container's own group; without one, a fresh mount
+  /// would show the host's whole tree, so each is a bind of the container's
+  /// directory (or, for a hierarchy it has none in, of the runtime's own group,
+  /// which the init inherits), as runc does.
+  mutating func planCgroupMount(target: String, flags: UInt, path: String, id: String) throws(OCIError) {
+    let ownNamespace = namespaces.contains(.cgroup)
+    let dirs = OCICgroup.directories(cgroupsPath: cgroupsPath, id: id)
+    var own: [String: String] = [:]  // "memory" or "name=systemd" -> the runtime's group
+    for line in (readTextFile("/proc/self/cgroup") ?? "").split(separator: "\n") {
+      let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+      guard f.count == 3 else { continue }
+      for c in f[1].split(separator: ",") { own[String(c)] = String(f[2]) }
+      if f[1].isEmpty { own[""] = String(f[2]) }
+    }
+    func hostDirectory(mount: String, options: [String]) -> String? {
+      for o in options { if let d = dirs[o] { return d } }
+      for o in options { if let p = own[o] { return mount + (p == "/" ? "" : p) } }
+      return nil
+    }
+    let bindFlags = flags | UInt(MS_BIND) | UInt(MS_REC)
     let mountinfo = readTextFile("/proc/self/mountinfo") ?? ""
-    var hierarchies: [(name: String, fstype: String, options: String)] = []
+    var hierarchies: [(name: String, fstype: String, options: String, host: String?)] = []
     for line in mountinfo.split(separator: "\n") {
       let halves = String(line).components(separatedBy: " - ")
       guard halves.count == 2 else { continue }
@@ -221,19 +240,28 @@ extension OCIConfig {
       guard left.count >= 5, right.count >= 3, left[4].hasPrefix("/sys/fs/cgroup/") else { continue }
       let name = String(left[4].dropFirst("/sys/fs/cgroup/".count))
       guard !name.contains("/") else { continue }
-      if right[0] == "cgroup2" { hierarchies.append((name, "cgroup2", "")) }
+      if right[0] == "cgroup2" {
+        hierarchies.append((name, "cgroup2", "", hostDirectory(mount: String(left[4]), options: [""])))
+      }
       if right[0] == "cgroup" {
-        let opts = right[2].split(separator: ",").filter {
-          !["rw", "ro", "nosuid", "nodev", "noexec", "relatime"].contains(String($0))
+        let opts = right[2].split(separator: ",").map(String.init).filter {
+          !["rw", "ro", "nosuid", "nodev", "noexec", "relatime"].contains($0)
         }
-        hierarchies.append((name, "cgroup", opts.joined(separator: ",")))
+        hierarchies.append(
+          (name, "cgroup", opts.joined(separator: ","), hostDirectory(mount: String(left[4]), options: opts)))
       }
     }
     if mountinfo.contains(" /sys/fs/cgroup ") && mountinfo.contains(" - cgroup2 ") && hierarchies.isEmpty {
-      ops.append(
-        OCIOp(
-          kind: BH_OP_MOUNT, source: "cgroup", target: target, flags: flags, fstype: "cgroup2",
-          what: "\(path) (cgroup2)"))
+      if !ownNamespace, let host = dirs[""] {
+        ops.append(
+          OCIOp(
+            kind: BH_OP_MOUNT, source: host, target: target, flags: bindFlags, what: "\(path) (bind \(host))"))
+      } else {
+        ops.append(
+          OCIOp(
+            kind: BH_OP_MOUNT, source: "cgroup", target: target, flags: flags, fstype: "cgroup2",
+            what: "\(path) (cgroup2)"))
+      }
       return
     }
     guard !hierarchies.isEmpty else { throw .field(path, "no cgroup hierarchy is mounted on this host") }
@@ -245,6 +273,11 @@ extension OCIConfig {
     for h in hierarchies {
       let dir = target + "/" + h.name
       ops.append(OCIOp(kind: BH_OP_MKPATH, target: dir, flags: UInt(BH_MKPATH_ANY_MOUNT), what: "create \(dir)"))
+      if !ownNamespace, let host = h.host {
+        ops.append(
+          OCIOp(kind: BH_OP_MOUNT, source: host, target: dir, flags: bindFlags, what: "\(path) (bind \(host))"))
+        continue
+      }
       ops.append(
         OCIOp(
           kind: BH_OP_MOUNT, source: "cgroup", target: dir, data: h.options.isEmpty ? nil : h.options, flags: flags,

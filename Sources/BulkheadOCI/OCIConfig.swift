@@ -127,7 +127,7 @@ public struct OCIConfig: Sendable {
     {
       throw .field("hostname", "set without a uts namespace")
     }
-    try c.planMounts(mounts, bundle: bundle, linux: linux)
+    try c.planMounts(mounts, bundle: bundle, linux: linux, id: id)
     try linux?.finish()
     if let hooks = try top.object("hooks") {
       for key in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {

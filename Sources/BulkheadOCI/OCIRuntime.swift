@@ -101,7 +101,12 @@ public struct OCIRuntime: Sendable {
     plan.config.pointee.err_fd = report[1]
     plan.config.pointee.exec_fifo_fd = fifo
 
-    let flags = NamespaceKind.cloneFlags(config.namespaces)
+    var flags = NamespaceKind.cloneFlags(config.namespaces)
+    if config.namespaces.contains(.cgroup) {
+      // Made in the child once it is in its cgroup (below), so that is its root.
+      flags &= ~NamespaceKind.cgroup.cloneFlag
+      plan.config.pointee.flags |= Int32(BH_CHILD_UNSHARE_CGROUP)
+    }
     let spawned = bh_spawn_fork(plan.config, flags, -1)
     close(go[0])
     close(report[1])
@@ -260,12 +265,16 @@ public struct OCIRuntime: Sendable {
     store.sweep()
     let lock: Int32
     do { lock = try store.lock(id) } catch {
+      // As in runc, --force makes a missing container a success: engines delete
+      // after a failed create, whose directory is already gone.
+      if force { return }
       throw error
     }
     defer { close(lock) }
     guard let state = try? store.read(id) else {
       // A directory without a state file is not a container: remove it.
       OCIStore.removeDirectory(store.directory(id))
+      if force { return }
       throw .notExist(id)
     }
     let status = store.status(state)

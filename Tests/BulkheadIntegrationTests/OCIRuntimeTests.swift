@@ -154,6 +154,12 @@ struct OCIRuntimeTests {
     #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/bulkhead-oci-test"))
     let gone = try b.oci(["state", b.id])
     #expect(gone.status == 1 && gone.stderr.contains("container does not exist"))
+    // runc's answers to deleting what is not there: an error, and with --force
+    // (engines send it after a failed create) a silent success.
+    let deleteGone = try b.oci(["delete", b.id])
+    #expect(deleteGone.status == 1 && deleteGone.stderr.contains("container does not exist"))
+    let forceGone = try b.oci(["delete", "--force", b.id])
+    #expect(forceGone.status == 0 && forceGone.stderr.isEmpty, "\(forceGone.stderr)")
   }
 
   /// Refused inputs: one line (and one JSON line in --log), exit 1, nothing left.
@@ -225,6 +231,47 @@ struct OCIRuntimeTests {
       #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/bulkhead/\(id)"), "attempt \(attempt)")
     }
     #expect(Harness.waitUntilGone(b.dir).isEmpty)
+  }
+
+  /// /sys/fs/cgroup inside shows the container's own group, with a cgroup
+  /// namespace (made once the init is in its group) or without one (binds of its
+  /// directories, as runc makes them); /proc/self/cgroup says "/" in the first case.
+  @Test(arguments: [true, false])
+  func theCgroupViewIsTheContainersOwn(namespace: Bool) throws {
+    let b = try Bundle { config in
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      linux["resources"] = ["memory": ["limit": 48 << 20], "pids": ["limit": 33]]
+      if !namespace {
+        linux["namespaces"] = (linux["namespaces"] as? [[String: Any]] ?? []).filter {
+          $0["type"] as? String != "cgroup"
+        }
+      }
+      config["linux"] = linux
+      Self.setProcess(
+        &config, "args",
+        [
+          "/bin/sh", "-c",
+          "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max > /out/limits; "
+            + "grep -E ':(memory|pids):' /proc/self/cgroup > /out/cgroup",
+        ])
+    }
+    defer { b.cleanup() }
+    #expect(try b.oci(["create", "--bundle", b.dir, b.id]).status == 0)
+    let pid = try b.state()["pid"] as? Int ?? 0
+    let hostView = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
+    #expect(try b.oci(["start", b.id]).status == 0)
+    for _ in 0..<100 where (try b.state())["status"] as? String != "stopped" { usleep(20_000) }
+    let limits = (try? String(contentsOfFile: b.out + "/limits", encoding: .utf8)) ?? ""
+    #expect(limits == "\(48 << 20)\n33\n", "\(limits)")
+    let inside = (try? String(contentsOfFile: b.out + "/cgroup", encoding: .utf8)) ?? ""
+    let paths = inside.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2).last.map(String.init) ?? "" }
+    #expect(paths.count == 2, "\(inside)")
+    if namespace {
+      #expect(paths.allSatisfy { $0 == "/" }, "\(inside)")
+    } else {
+      // Without a namespace the workload sees the host's path, as the host does.
+      #expect(paths.allSatisfy { $0.hasSuffix("/\(b.id)") && hostView.contains($0) }, "\(inside) vs \(hostView)")
+    }
   }
 
   @Test func versionSpecAndFeatures() throws {
