@@ -79,6 +79,47 @@ enum Harness {
       status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
   }
 
+  /// Runs `argv` to completion for a program that leaves daemons behind (tmux's
+  /// server, podman's conmon): posix_spawn with an empty signal mask and default
+  /// dispositions (the test process blocks signals that a daemon would inherit and
+  /// then never see), every inherited descriptor closed (a daemon must not hold the
+  /// test runner's pipes open), stdin /dev/null, stdout to `output` and stderr to
+  /// `errors` (or to `output`). Returns the exit status, or 128+N for signal N.
+  static func spawnDetached(_ argv: [String], environment: [String], output: String, errors: String? = nil) -> Int32 {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    if let errors {
+      posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    } else {
+      posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
+    let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+    for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+    let cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { text in text.withCString { strdup($0) } } + [nil]
+    defer { for pointer in cArguments { free(pointer) } }
+    let cEnvironment: [UnsafeMutablePointer<CChar>?] =
+      environment.map { text in text.withCString { strdup($0) } } + [nil]
+    defer { for pointer in cEnvironment { free(pointer) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+  }
+
   /// Pids of live (non-zombie) processes whose command line contains `marker`.
   static func processes(containing marker: String) -> [Int32] {
     let me = getpid()

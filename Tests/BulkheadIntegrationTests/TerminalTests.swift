@@ -66,42 +66,15 @@ final class TmuxSession {
     unlink(outputFile)
   }
 
-  /// Runs one tmux client. posix_spawn with an empty signal mask and default
-  /// dispositions (the test process blocks signals the server must not inherit, or
-  /// it would never exit) and with every inherited descriptor closed (the server
-  /// must not hold the test runner's pipes open).
+  /// Runs one tmux client (see `Harness.spawnDetached`: the server must neither
+  /// inherit the test process's blocked signals nor hold its pipes open).
   @discardableResult
   private func tmux(_ arguments: [String]) -> (status: Int32, output: String) {
-    let argv = ["/usr/bin/tmux", "-S", socket] + arguments
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
-    for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-    let cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { text in text.withCString { strdup($0) } } + [nil]
-    defer { for pointer in cArguments { free(pointer) } }
-    let cEnvironment: [UnsafeMutablePointer<CChar>?] =
-      ["PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/root"].map { text in text.withCString { strdup($0) } } + [nil]
-    defer { for pointer in cEnvironment { free(pointer) } }
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment) == 0 else { return (-1, "") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let status = Harness.spawnDetached(
+      ["/usr/bin/tmux", "-S", socket] + arguments, environment: ["PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/root"],
+      output: outputFile)
     let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
-    return ((status >> 8) & 0xff, output)
+    return (status, output)
   }
 }
 
