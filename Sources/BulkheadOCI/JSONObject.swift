@@ -2,7 +2,10 @@ import Foundation
 
 /// A JSON object of config.json with the path it was found at, so that every
 /// refusal names the field ("linux.resources.memory.kernel"). Fields are taken
-/// one by one; `finish()` refuses any that no one took: nothing is ignored silently.
+/// one by one; `finish()` refuses any runtime-spec property that no one took, so
+/// nothing the spec defines is ignored silently. A property the spec does not
+/// define is ignored, as the spec demands of runtimes ("MUST ignore unknown
+/// properties"), which is how configs written for newer runtimes still run.
 final class JSONObject {
   let path: String
   private let values: [String: Any]
@@ -121,11 +124,62 @@ final class JSONObject {
     }
   }
 
-  /// Refuses fields nobody took: Bulkhead applies the config literally or not at all.
+  /// Refuses fields nobody took that runtime-spec defines; ignores the others.
+  /// An object whose kind is not in the table refuses every field left over.
   func finish() throws(OCIError) {
+    let known = Self.specified[Self.kind(of: path)]
     for key in values.keys.sorted() where !taken.contains(key) {
       if values[key] is NSNull { continue }
+      if let known, !known.contains(key) { continue }
       throw .field(name(key), "not supported by bulkhead (refused rather than ignored)")
     }
   }
+
+  /// "linux.devices[3]" -> "linux.devices".
+  static func kind(of path: String) -> String {
+    var out = ""
+    var inIndex = false
+    for ch in path {
+      if ch == "[" { inIndex = true } else if ch == "]" { inIndex = false } else if !inIndex { out.append(ch) }
+    }
+    return out
+  }
+
+  /// The properties runtime-spec 1.2 defines for each object of config.json.
+  static let specified: [String: Set<String>] = [
+    "": [
+      "ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux", "solaris",
+      "windows", "vm", "zos",
+    ],
+    "root": ["path", "readonly"],
+    "process": [
+      "terminal", "consoleSize", "cwd", "env", "args", "commandLine", "rlimits", "apparmorProfile", "capabilities",
+      "noNewPrivileges", "oomScoreAdj", "scheduler", "selinuxLabel", "ioPriority", "execCPUAffinity", "user",
+    ],
+    "process.consoleSize": ["height", "width"],
+    "process.user": ["uid", "gid", "umask", "additionalGids", "username"],
+    "process.capabilities": ["bounding", "effective", "inheritable", "permitted", "ambient"],
+    "process.rlimits": ["type", "soft", "hard"],
+    "mounts": ["destination", "source", "options", "type", "uidMappings", "gidMappings"],
+    "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+    "linux": [
+      "namespaces", "uidMappings", "gidMappings", "timeOffsets", "devices", "cgroupsPath", "rootfsPropagation",
+      "maskedPaths", "readonlyPaths", "mountLabel", "personality", "resources", "sysctl", "seccomp", "intelRdt",
+      "memoryPolicy", "netDevices",
+    ],
+    "linux.namespaces": ["type", "path"],
+    "linux.devices": ["type", "path", "major", "minor", "fileMode", "uid", "gid"],
+    "linux.resources": [
+      "devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified",
+    ],
+    "linux.resources.devices": ["allow", "type", "major", "minor", "access"],
+    "linux.resources.memory": [
+      "limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller", "useHierarchy",
+      "checkBeforeUpdate",
+    ],
+    "linux.resources.cpu": [
+      "shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems", "idle",
+    ],
+    "linux.resources.pids": ["limit"],
+  ]
 }

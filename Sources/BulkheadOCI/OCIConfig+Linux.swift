@@ -67,9 +67,12 @@ extension OCIConfig {
         throw .field("linux.seccomp", error.description)
       }
     }
-    let propagation = try l.string("rootfsPropagation") ?? ""
-    if !["", "private", "rprivate"].contains(propagation) {
-      throw .field("linux.rootfsPropagation", "\(propagation) is not supported yet (private and rprivate are)")
+    if let propagation = try l.string("rootfsPropagation"), !propagation.isEmpty {
+      guard let flags = Self.propagationFlags[propagation] else {
+        throw .field(
+          "linux.rootfsPropagation", "\(propagation) is not a propagation (shared, slave, private, unbindable, or r-)")
+      }
+      rootPropagation = flags
     }
     if let label = try l.string("mountLabel"), !label.isEmpty {
       throw .field("linux.mountLabel", "SELinux is not available to bulkhead")

@@ -50,6 +50,7 @@ public struct OCIConfig: Sendable {
   public var ociVersion = ""
   public var rootfs = ""
   public var rootReadonly = false
+  public var rootPropagation: UInt = 0
   public var args: [String] = []
   public var env: [String] = []
   public var cwd = "/"

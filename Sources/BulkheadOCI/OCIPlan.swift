@@ -99,6 +99,7 @@ final class OCIPlan {
     cfg.stdout_fd = -1
     cfg.exec_fifo_fd = -1
     cfg.console_fd = -1
+    cfg.root_propagation = c.rootPropagation
     config.pointee = cfg
   }
 
@@ -128,6 +129,9 @@ final class OCIPlan {
       location = " (\(descriptions[Int(record.index)]))"
     }
     if record.step == Int32(BH_STEP_CHDIR.rawValue) { location = " (process.cwd)" }
+    if record.step == Int32(BH_STEP_PROPAGATION.rawValue) && record.index == -1 {
+      location = " (linux.rootfsPropagation)"
+    }
     return OCIError("container init: \(step)\(location): \(BulkheadError.describe(errno: err).lowercased())")
   }
 }

@@ -446,6 +446,12 @@ static void bh_enter_rootfs(const bh_child_config *c) {
   if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
   r = bh_raw1(__NR_chdir, "/");
   if (r < 0) bh_fail(c, BH_STEP_DETACH_OLD_ROOT, r, 0);
+  // The root's propagation, on the new root (as runc does: before pivot_root it
+  // would be the host's root mount whose propagation changes).
+  if (c->root_propagation) {
+    r = bh_raw5(__NR_mount, 0, "/", 0, c->root_propagation, 0);
+    if (r < 0) bh_fail(c, BH_STEP_PROPAGATION, r, -1);
+  }
   // Only the root mount: /proc, /dev and /tmp keep their own flags. nodev always
   // (a node made in a writable rootfs must not open a host disk), read-only unless --rw.
   // The OCI config's sysctls, masked and read-only paths, on the new root.

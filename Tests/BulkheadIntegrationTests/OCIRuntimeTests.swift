@@ -274,6 +274,50 @@ struct OCIRuntimeTests {
     }
   }
 
+  /// runtime-spec: "MUST ignore unknown properties" (a config written for a newer
+  /// runtime); a property the spec defines but bulkhead cannot apply is refused.
+  @Test func unknownPropertiesAreIgnoredAndKnownUnsupportedOnesRefused() throws {
+    let b = try Bundle { config in
+      config["org.example.future"] = ["x": 1]
+      Self.setProcess(&config, "futureKnob", true)
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      linux["futureThing"] = [1, 2]
+      config["linux"] = linux
+    }
+    defer { b.cleanup() }
+    let created = try b.oci(["create", "--bundle", b.dir, b.id])
+    #expect(created.status == 0, "\(created.stderr)")
+    #expect(try b.oci(["delete", "--force", b.id]).status == 0)
+    var config = try Harness.json(String(contentsOfFile: b.dir + "/config.json", encoding: .utf8))
+    Self.setProcess(&config, "ioPriority", ["class": "IOPRIO_CLASS_IDLE", "priority": 0])
+    try b.write(config)
+    let refused = try b.oci(["create", "--bundle", b.dir, b.id])
+    #expect(refused.status == 1 && refused.stderr.contains("process.ioPriority"), "\(refused.stderr)")
+  }
+
+  /// linux.rootfsPropagation, set on the new root after pivot_root: the kernel's
+  /// mountinfo of "/" inside names it (shared:N, unbindable; private has neither).
+  @Test(arguments: ["shared", "unbindable", "private"])
+  func rootfsPropagationIsTheRootsOwn(_ propagation: String) throws {
+    let b = try Bundle { config in
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      linux["rootfsPropagation"] = propagation
+      config["linux"] = linux
+      Self.setProcess(&config, "args", ["/bin/sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo > /out/root"])
+    }
+    defer { b.cleanup() }
+    #expect(try b.oci(["create", "--bundle", b.dir, b.id]).status == 0)
+    #expect(try b.oci(["start", b.id]).status == 0)
+    for _ in 0..<100 where (try b.state())["status"] as? String != "stopped" { usleep(20_000) }
+    let line = (try? String(contentsOfFile: b.out + "/root", encoding: .utf8)) ?? ""
+    let fields = line.split(separator: " - ").first.map { $0.split(separator: " ").dropFirst(6) } ?? []
+    switch propagation {
+    case "shared": #expect(fields.contains { $0.hasPrefix("shared:") }, "\(line)")
+    case "unbindable": #expect(fields.contains("unbindable"), "\(line)")
+    default: #expect(fields.isEmpty, "\(line)")
+    }
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))

@@ -179,6 +179,7 @@ typedef struct bh_child_config {
   const char *domainname;
   uint32_t umask;
   int exec_fifo_fd;          // >= 0: park after setup (create) until `start` writes to the fifo
+  unsigned long root_propagation; // MS_SHARED etc. (OCI linux.rootfsPropagation) for / after pivot_root; 0: rprivate
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.
