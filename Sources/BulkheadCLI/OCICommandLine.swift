@@ -145,14 +145,13 @@ enum OCICommandLine {
       let f = try flags(
         ["--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds"], ["--no-pivot", "--no-new-keyring"])
       let container = try id()
-      if f["--console-socket"] != nil { throw OCIError("--console-socket: terminals are not supported yet") }
       if let n = f["--preserve-fds"], n != "0" {
         throw OCIError("--preserve-fds \(n): passing descriptors is not supported yet")
       }
       if f["--no-pivot"] != nil { throw OCIError("--no-pivot: bulkhead always uses pivot_root") }
       try runtime.create(
         id: container, bundle: f["--bundle"] ?? f["-b"] ?? FileManager.default.currentDirectoryPath,
-        pidFile: f["--pid-file"], systemdCgroup: g.systemdCgroup)
+        pidFile: f["--pid-file"], consoleSocket: f["--console-socket"], systemdCgroup: g.systemdCgroup)
     case "start":
       try runtime.start(id: try id())
     case "state":

@@ -51,6 +51,9 @@ public struct OCIConfig: Sendable {
   public var rootfs = ""
   public var rootReadonly = false
   public var rootPropagation: UInt = 0
+  public var terminal = false
+  public var consoleRows: UInt16 = 0
+  public var consoleCols: UInt16 = 0
   public var args: [String] = []
   public var env: [String] = []
   public var cwd = "/"
@@ -129,6 +132,14 @@ public struct OCIConfig: Sendable {
       throw .field("hostname", "set without a uts namespace")
     }
     try c.planMounts(mounts, bundle: bundle, linux: linux, id: id)
+    if c.terminal {
+      // The pty's slave is bound here (runtime-spec's /dev/console), in the
+      // container's /dev whatever it is mounted from.
+      c.ops.append(
+        OCIOp(
+          kind: BH_OP_MKPATH, target: "/dev/console", flags: UInt(BH_MKPATH_ANY_MOUNT | BH_MKPATH_FILE),
+          what: "create /dev/console"))
+    }
     try linux?.finish()
     if let hooks = try top.object("hooks") {
       for key in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
@@ -162,12 +173,15 @@ public struct OCIConfig: Sendable {
   }
 
   mutating func parseProcess(_ p: JSONObject) throws(OCIError) {
-    if try p.bool("terminal") == true {
-      throw .field("process.terminal", "a terminal needs --console-socket, which bulkhead does not support yet")
-    }
+    terminal = try p.bool("terminal") ?? false
     if let size = try p.object("consoleSize") {
-      size.skip("height")
-      size.skip("width")
+      let height = try size.int("height") ?? 0
+      let width = try size.int("width") ?? 0
+      guard (0...65535).contains(height), (0...65535).contains(width) else {
+        throw .field("process.consoleSize", "height and width must be 0...65535")
+      }
+      consoleRows = UInt16(height)
+      consoleCols = UInt16(width)
       try size.finish()
     }
     guard let args = try p.strings("args"), !args.isEmpty, !args[0].isEmpty else {

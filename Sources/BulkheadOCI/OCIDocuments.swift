@@ -1,7 +1,7 @@
 /// The documents `spec` and `features` print.
 public enum OCIDocuments {
   /// runc's default config.json, for a rootfs at `rootfs` (relative to the bundle),
-  /// with `terminal` false (bulkhead has no console socket yet).
+  /// with `terminal` false (so it runs without an engine to receive the pty).
   public static func defaultConfig(rootless: Bool) -> String {
     let caps = """
       "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"

@@ -100,6 +100,8 @@ final class OCIPlan {
     cfg.exec_fifo_fd = -1
     cfg.console_fd = -1
     cfg.root_propagation = c.rootPropagation
+    cfg.console_rows = c.consoleRows
+    cfg.console_cols = c.consoleCols
     config.pointee = cfg
   }
 

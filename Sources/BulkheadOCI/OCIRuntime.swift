@@ -25,9 +25,9 @@ public struct OCIRuntime: Sendable {
   /// before the init leaves its parent-death signal, so a `create` killed at any
   /// moment leaves nothing (the init dies with it; the `.creating` directory and its
   /// cgroups are swept by the next command) or a container that `delete` removes.
-  public func create(id: String, bundle rawBundle: String, pidFile: String?, systemdCgroup: Bool = false)
-    throws(OCIError)
-  {
+  public func create(
+    id: String, bundle rawBundle: String, pidFile: String?, consoleSocket: String? = nil, systemdCgroup: Bool = false
+  ) throws(OCIError) {
     try OCIStore.validate(id: id)
     try store.ensureRoot()
     store.sweep()
@@ -49,7 +49,19 @@ public struct OCIRuntime: Sendable {
           )
       }
     }
+    // runc's rules: a terminal goes to the engine's console socket, and a socket
+    // without a terminal is a mistake of the caller's.
+    if config.terminal && consoleSocket == nil {
+      throw .field("process.terminal", "a terminal needs --console-socket (the engine's socket that receives the pty)")
+    }
+    if !config.terminal, let consoleSocket {
+      throw OCIError("--console-socket \(consoleSocket): the config has no terminal (process.terminal is false)")
+    }
+    var console: Int32 = -1
+    if let consoleSocket { console = try Self.connect(consoleSocket) }
+    defer { if console >= 0 { close(console) } }
     let plan = OCIPlan(config)
+    plan.config.pointee.console_fd = console
 
     let tmp = store.root + "/.creating-\(id)-\(getpid())"
     guard mkdir(tmp, 0o711) == 0 else {
@@ -191,6 +203,43 @@ public struct OCIRuntime: Sendable {
     if n != MemoryLayout<bh_child_error>.size || record.index != Int32(BH_RECORD_RELEASED) {
       throw OCIError("container init: died before it was released")
     }
+  }
+
+  /// Connects to the engine's console socket (a long path through /proc/self/fd,
+  /// as sun_path holds 107 bytes).
+  static func connect(_ path: String) throws(OCIError) -> Int32 {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else {
+      throw OCIError("--console-socket: socket: \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+    var target = path
+    var holder: Int32 = -1
+    if path.utf8.count > 100 {
+      holder = open(path, 0o10000000 | O_CLOEXEC)  // O_PATH (not imported)
+      guard holder >= 0 else {
+        let err = errno
+        close(fd)
+        throw OCIError("--console-socket \(path): \(BulkheadError.describe(errno: err).lowercased())")
+      }
+      target = "/proc/self/fd/\(holder)"
+    }
+    defer { if holder >= 0 { close(holder) } }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      for (i, byte) in target.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+    }
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    guard connected == 0 else {
+      let err = errno
+      close(fd)
+      throw OCIError("--console-socket \(path): connect: \(BulkheadError.describe(errno: err).lowercased())")
+    }
+    return fd
   }
 
   /// `start`: one byte into exec.fifo; ENXIO (no reader) means the init is gone.

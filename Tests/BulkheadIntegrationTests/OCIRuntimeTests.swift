@@ -318,6 +318,62 @@ struct OCIRuntimeTests {
     }
   }
 
+  /// process.terminal with --console-socket, received as conmon and containerd do:
+  /// one message, the pty's name as data and its master as SCM_RIGHTS (python3's
+  /// socket.recv_fds, an outside receiver). The workload's stdio is the pty, sized as
+  /// process.consoleSize says, and /dev/console is its slave.
+  @Test func aTerminalGoesToTheConsoleSocket() throws {
+    let b = try Bundle { config in
+      Self.setProcess(&config, "terminal", true)
+      Self.setProcess(&config, "consoleSize", ["height": 33, "width": 111])
+      Self.setProcess(
+        &config, "args", ["/bin/sh", "-c", "tty; stty size; stat -c '%t %T' /dev/console; readlink /proc/self/fd/1"])
+    }
+    defer { b.cleanup() }
+    let receiver = """
+      import os, socket, sys
+      path, out = sys.argv[1], sys.argv[2]
+      s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+      s.bind(path); s.listen(1)
+      c, _ = s.accept()
+      name, fds, _, _ = socket.recv_fds(c, 64, 1)
+      data = b""
+      while True:
+          try:
+              chunk = os.read(fds[0], 4096)
+          except OSError:
+              break
+          if not chunk:
+              break
+          data += chunk
+      open(out, "wb").write(name + b"\\n" + data)
+      """
+    try receiver.write(toFile: b.dir + "/receiver.py", atomically: true, encoding: .utf8)
+    let socket = b.dir + "/console.sock"
+    let r = try Harness.shell(
+      """
+      timeout 20 python3 '\(b.dir)/receiver.py' '\(socket)' '\(b.dir)/console.out' & p=$!
+      for _ in $(seq 100); do [ -S '\(socket)' ] && break; sleep 0.02; done
+      "$BULKHEAD" --root '\(b.root)' create --bundle '\(b.dir)' --console-socket '\(socket)' '\(b.id)' </dev/null || exit 10
+      "$BULKHEAD" --root '\(b.root)' start '\(b.id)' || exit 11
+      wait $p
+      """)
+    #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+    let out = (try? String(contentsOfFile: b.dir + "/console.out", encoding: .utf8)) ?? ""
+    // The pty writes CR LF (onlcr), one Character in Swift: split on the bytes.
+    let lines = out.replacingOccurrences(of: "\r", with: "").split(separator: "\n").map(String.init)
+    #expect(lines.first == "/dev/pts/0", "\(out)")
+    #expect(lines.dropFirst().first == "/dev/pts/0", "\(out)")
+    #expect(lines.contains("33 111"), "\(out)")
+    #expect(lines.contains("88 0"), "/dev/console is pts 0 (major 136 = 0x88): \(out)")
+    // A socket without a terminal is refused, as runc does.
+    var config = try Harness.json(String(contentsOfFile: b.dir + "/config.json", encoding: .utf8))
+    Self.setProcess(&config, "terminal", false)
+    try b.write(config)
+    let refused = try b.oci(["create", "--bundle", b.dir, "--console-socket", socket, b.id + "-2"])
+    #expect(refused.status == 1 && refused.stderr.contains("process.terminal is false"), "\(refused.stderr)")
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))

@@ -138,6 +138,10 @@ struct PodmanTests {
     #expect(missing.stderr.contains("executable file not found in $PATH"), "\(missing.stderr)")
     // podman deletes a container whose create failed; bulkhead says nothing then, as runc.
     #expect(!missing.stderr.contains("container does not exist"), "\(missing.stderr)")
+    // -t: conmon receives the pty through bulkhead's --console-socket.
+    let tty = try engine.podman("run --rm -t \(PodmanEngine.image) sh -c 'tty; exit 4'")
+    #expect(tty.status == 4, "\(tty.stderr)")
+    #expect(tty.stdout.contains("/dev/pts/0"), "\(tty.stdout)")
     // The same three with runc, in the same engine: the reference.
     if FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc") {
       #expect(try engine.podman("run --rm \(PodmanEngine.image) sh -c 'exit 3'", runtime: "/usr/sbin/runc").status == 3)
