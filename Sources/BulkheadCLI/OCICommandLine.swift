@@ -10,7 +10,7 @@ import Foundation
 /// kill, delete, spec, features. Parsed by hand, as runc's urfave/cli reads it, so
 /// that engines' argument orders work; Bulkhead's own commands keep ArgumentParser.
 enum OCICommandLine {
-  static let commands: Set<String> = ["create", "start", "state", "kill", "delete", "spec", "features"]
+  static let commands: Set<String> = ["create", "start", "state", "kill", "delete", "exec", "spec", "features"]
   static let valueGlobals: Set<String> = ["--root", "--log", "--log-format", "--rootless", "--criu"]
   static let flagGlobals: Set<String> = ["--debug", "--systemd-cgroup"]
 
@@ -154,6 +154,51 @@ enum OCICommandLine {
         pidFile: f["--pid-file"], consoleSocket: f["--console-socket"], systemdCgroup: g.systemdCgroup)
     case "start":
       try runtime.start(id: try id())
+    case "exec":
+      // runc's order: flags, the ID, then the command (whose own flags are its own).
+      var request = OCIRuntime.ExecRequest()
+      var i = 0
+      func next(_ flag: String, _ inline: String?) throws(OCIError) -> String {
+        if let inline { return inline }
+        i += 1
+        guard i < rest.count else { throw OCIError("flag needs an argument: \(flag)") }
+        return rest[i]
+      }
+      while i < rest.count, rest[i].hasPrefix("-"), rest[i] != "-" {
+        let parts = rest[i].split(separator: "=", maxSplits: 1).map(String.init)
+        let flag = parts[0].hasPrefix("--") ? parts[0] : "-" + parts[0].drop(while: { $0 == "-" })
+        let inline = parts.count == 2 ? parts[1] : nil
+        switch flag {
+        case "--process", "-p": request.processFile = try next(flag, inline)
+        case "--detach", "-d": request.detach = true
+        case "--pid-file": request.pidFile = try next(flag, inline)
+        case "--console-socket": request.consoleSocket = try next(flag, inline)
+        case "--tty", "-t": request.tty = true
+        case "--cwd": request.cwd = try next(flag, inline)
+        case "--env", "-e": request.env.append(try next(flag, inline))
+        case "--user", "-u": request.user = try next(flag, inline)
+        case "--no-new-privs": request.noNewPrivileges = true
+        case "--ignore-paused": break
+        case "--preserve-fds":
+          let n = try next(flag, inline)
+          if n != "0" { throw OCIError("--preserve-fds \(n): passing descriptors is not supported yet") }
+        case "--apparmor", "--process-label":
+          let v = try next(flag, inline)
+          if !v.isEmpty { throw OCIError("\(flag) \(v): not available to bulkhead (no AppArmor or SELinux here)") }
+        case "--cap", "-c", "--cgroup":
+          throw OCIError("\(flag): not supported yet (give the capabilities in --process)")
+        default: throw OCIError("flag provided but not defined: \(rest[i])")
+        }
+        i += 1
+      }
+      rest.removeFirst(i)
+      let container = try id()
+      request.args = rest
+      rest = []
+      if request.processFile != nil && !request.args.isEmpty {
+        throw OCIError("exec: give --process or a command, not both")
+      }
+      return try runtime.exec(id: container, request)
     case "state":
       let doc = try runtime.state(id: try id())
       let encoder = JSONEncoder()
@@ -193,6 +238,8 @@ enum OCICommandLine {
       global: --root DIR  --log FILE  --log-format text|json  --debug  --systemd-cgroup  --rootless auto|true|false
       create --bundle DIR [--pid-file FILE] ID     set the container up; its init waits for start
       start ID                                    run the process of a created container
+      exec [--process FILE | ID COMMAND...] [--detach --pid-file FILE] [--tty --console-socket PATH] [--cwd DIR]
+           [--env NAME=VALUE] [--user UID[:GID]]   another process in the container (exit: its status)
       state ID                                    the runtime-spec state JSON (status derived from the init)
       kill [--all] ID [SIGNAL]                    default TERM; numbers or names
       delete [--force] ID                         remove a stopped container (--force kills it first)

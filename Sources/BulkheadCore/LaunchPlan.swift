@@ -174,6 +174,7 @@ public final class LaunchPlan {
     config.pointee.err_fd = -1
     config.pointee.stdout_fd = -1
     config.pointee.console_fd = -1
+    config.pointee.join_fd = -1
     config.pointee.exec_fifo_fd = -1
 
     for fd in spec.passFDs where !FileDescriptor.isOpen(fd) {

@@ -16,13 +16,15 @@ final class JSONObject {
     self.path = path
   }
 
-  static func parse(_ data: Data) throws(OCIError) -> JSONObject {
+  static func parse(_ data: Data, path: String = "") throws(OCIError) -> JSONObject {
     let any: Any
     do { any = try JSONSerialization.jsonObject(with: data, options: []) } catch {
       throw OCIError("config.json: not valid JSON: \(String(describing: error).prefix(200))")
     }
-    guard let dict = any as? [String: Any] else { throw OCIError("config.json: the top level must be an object") }
-    return JSONObject(dict, path: "")
+    guard let dict = any as? [String: Any] else {
+      throw OCIError("\(path.isEmpty ? "config.json" : path): the top level must be an object")
+    }
+    return JSONObject(dict, path: path)
   }
 
   func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }

@@ -16,7 +16,9 @@ final class OCIPlan {
   private var buffers: [UnsafeMutableRawPointer] = []
   let descriptions: [String]
 
-  init(_ c: OCIConfig) {
+  /// `exec`: the process of `c` joins a running container, so no rootfs, mounts,
+  /// hostname or root remount (those belong to the init's setup).
+  init(_ c: OCIConfig, exec: Bool = false) {
     config = .allocate(capacity: 1)
     config.initialize(to: bh_child_config())
     descriptions = c.ops.map(\.what) + c.postOps.map(\.what)
@@ -54,23 +56,29 @@ final class OCIPlan {
     cfg.path_search = UnsafePointer(own(path))
     cfg.argv = UnsafePointer(list(argv))
     cfg.envp = UnsafePointer(list(envp))
-    cfg.rootfs = UnsafePointer(own(c.rootfs))
+    cfg.rootfs = exec ? nil : UnsafePointer(own(c.rootfs))
     cfg.hostname = UnsafePointer(own(c.hostname ?? ""))
     cfg.domainname = UnsafePointer(own(c.domainname ?? ""))
     cfg.cwd = UnsafePointer(own(c.cwd))
-    cfg.ops = UnsafePointer(list(c.ops.map(cop)))
-    cfg.op_count = c.ops.count
+    let ops = exec ? [] : c.ops
+    let postOps = exec ? [] : c.postOps
+    cfg.ops = UnsafePointer(list(ops.map(cop)))
+    cfg.op_count = ops.count
     cfg.stage_op_count = 0
-    cfg.post_ops = UnsafePointer(list(c.postOps.map(cop)))
-    cfg.post_op_count = c.postOps.count
+    cfg.post_ops = UnsafePointer(list(postOps.map(cop)))
+    cfg.post_op_count = postOps.count
     cfg.rlimits = UnsafePointer(list(c.rlimits))
     cfg.rlimit_count = c.rlimits.count
     cfg.keep_fds = UnsafePointer(list([Int32]()))
     cfg.keep_fd_count = 0
-    var flags = Int32(BH_CHILD_SETSID | BH_CHILD_OCI_CAPS | BH_CHILD_LITERAL_ROOT | BH_CHILD_GROUP_LIST)
-    if c.rootReadonly { flags |= Int32(BH_CHILD_READONLY_ROOT) }
-    if c.namespaces.contains(.uts), let h = c.hostname, !h.isEmpty { flags |= Int32(BH_CHILD_SET_HOSTNAME) }
-    if c.namespaces.contains(.uts), let d = c.domainname, !d.isEmpty { flags |= Int32(BH_CHILD_SET_DOMAINNAME) }
+    var flags = Int32(BH_CHILD_OCI_CAPS | BH_CHILD_LITERAL_ROOT | BH_CHILD_GROUP_LIST)
+    // An exec'd process gets a session of its own only with a terminal (runc's rule).
+    if !exec || c.terminal { flags |= Int32(BH_CHILD_SETSID) }
+    if !exec {
+      if c.rootReadonly { flags |= Int32(BH_CHILD_READONLY_ROOT) }
+      if c.namespaces.contains(.uts), let h = c.hostname, !h.isEmpty { flags |= Int32(BH_CHILD_SET_HOSTNAME) }
+      if c.namespaces.contains(.uts), let d = c.domainname, !d.isEmpty { flags |= Int32(BH_CHILD_SET_DOMAINNAME) }
+    }
     if c.noNewPrivileges { flags |= Int32(BH_CHILD_NO_NEW_PRIVS) }
     if let umask = c.umask {
       flags |= Int32(BH_CHILD_SET_UMASK)
@@ -99,6 +107,7 @@ final class OCIPlan {
     cfg.stdout_fd = -1
     cfg.exec_fifo_fd = -1
     cfg.console_fd = -1
+    cfg.join_fd = -1
     cfg.root_propagation = c.rootPropagation
     cfg.console_rows = c.consoleRows
     cfg.console_cols = c.consoleCols

@@ -205,6 +205,162 @@ public struct OCIRuntime: Sendable {
     }
   }
 
+  /// What `exec` runs: a runtime-spec process object (`--process FILE`, what conmon
+  /// and containerd's shim pass), or the container's own process with `args` (and
+  /// `tty`, `cwd`, extra `env`) replaced, as runc builds it.
+  public struct ExecRequest: Sendable {
+    public var processFile: String?
+    public var args: [String] = []
+    public var tty = false
+    public var cwd: String?
+    public var env: [String] = []
+    public var user: String?
+    public var noNewPrivileges = false
+    public var detach = false
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public init() {}
+  }
+
+  /// `exec`: a new process in a created or running container. The parent joins the
+  /// pid namespace (setns only changes where its children go); the child joins the
+  /// rest through the init's pidfd after the parent put it in the container's
+  /// cgroups, then takes the process's identity, capabilities, no_new_privs and the
+  /// container's seccomp filter. `detach`: the pid file is written once execve has
+  /// succeeded and the CLI exits (the engine reaps); otherwise the CLI waits and
+  /// returns the process's status (128+N for signal N).
+  public func exec(id: String, _ request: ExecRequest) throws(OCIError) -> Int32 {
+    try OCIStore.validate(id: id)
+    let state = try store.read(id)
+    guard store.status(state) != .stopped else { throw OCIError("cannot exec in a stopped container") }
+    var config = try OCIConfig.load(bundle: state.bundle, id: id)
+    if let file = request.processFile {
+      guard let data = FileManager.default.contents(atPath: file), data.count <= 16 << 20 else {
+        throw OCIError("--process \(file): cannot be read (or is larger than 16 MiB)")
+      }
+      config.rlimits = []
+      config.additionalGids = []
+      config.consoleRows = 0
+      config.consoleCols = 0
+      try config.parseProcess(try JSONObject.parse(data, path: "process"))
+    } else {
+      guard let first = request.args.first, !first.isEmpty else { throw OCIError("exec: args must not be empty") }
+      config.args = request.args
+      config.terminal = request.tty
+      config.consoleRows = 0
+      config.consoleCols = 0
+      if let cwd = request.cwd {
+        guard cwd.hasPrefix("/") else { throw OCIError("--cwd \(cwd): must be an absolute path") }
+        config.cwd = cwd
+      }
+      if let user = request.user {
+        let parts = user.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let uid = UInt32(parts[0]), parts.count == 1 || UInt32(parts[1]) != nil else {
+          throw OCIError("--user \(user): expected UID[:GID] (numbers)")
+        }
+        config.uid = uid
+        config.gid = parts.count == 2 ? UInt32(parts[1])! : config.gid
+      }
+      if request.noNewPrivileges { config.noNewPrivileges = true }
+      for e in request.env {
+        guard e.contains("=") else { throw OCIError("--env \(e): expected NAME=VALUE") }
+        let name = e.prefix { $0 != "=" }
+        config.env.removeAll { $0.hasPrefix(name + "=") }
+        config.env.append(e)
+      }
+    }
+    if config.terminal && request.consoleSocket == nil {
+      throw .field("process.terminal", "a terminal needs --console-socket (the engine's socket that receives the pty)")
+    }
+    if !config.terminal, let socket = request.consoleSocket {
+      throw OCIError("--console-socket \(socket): the process has no terminal (process.terminal is false)")
+    }
+    // The init, checked against its start time: a reused pid is not the container.
+    let initFD = bh_pidfd_open(state.pid)
+    guard initFD >= 0 else { throw OCIError("cannot exec in a stopped container") }
+    defer { close(initFD) }
+    guard processStart(state.pid)?.start == state.startTime else {
+      throw OCIError("cannot exec in a stopped container")
+    }
+    var console: Int32 = -1
+    if let socket = request.consoleSocket { console = try Self.connect(socket) }
+    defer { if console >= 0 { close(console) } }
+
+    let plan = OCIPlan(config, exec: true)
+    plan.config.pointee.console_fd = console
+    plan.config.pointee.join_fd = initFD
+    plan.config.pointee.join_flags = NamespaceKind.cloneFlags(config.namespaces.subtracting([.pid, .user]))
+    if request.detach { plan.config.pointee.flags |= Int32(BH_CHILD_CLEAR_PDEATHSIG) }
+    if config.namespaces.contains(.pid) {
+      guard bh_setns(initFD, Int32(NamespaceKind.pid.cloneFlag)) == 0 else {
+        throw OCIError("exec: join the pid namespace: \(BulkheadError.describe(errno: errno).lowercased())")
+      }
+    }
+    var go: [Int32] = [-1, -1]
+    var report: [Int32] = [-1, -1]
+    guard bh_pipe_cloexec(&go) == 0, bh_pipe_cloexec(&report) == 0 else {
+      let err = errno
+      for fd in go + report where fd >= 0 { close(fd) }
+      throw OCIError("pipe2: \(BulkheadError.describe(errno: err).lowercased())")
+    }
+    plan.config.pointee.go_fd = go[0]
+    plan.config.pointee.go_write_fd = go[1]
+    plan.config.pointee.err_fd = report[1]
+    let spawned = bh_spawn_fork(plan.config, 0, -1)
+    close(go[0])
+    close(report[1])
+    guard spawned.pid > 0 else {
+      close(go[1])
+      close(report[0])
+      throw OCIError("clone: \(BulkheadError.describe(errno: spawned.err).lowercased())")
+    }
+    var goOpen = true
+    func abandon(_ error: OCIError) -> OCIError {
+      if goOpen { close(go[1]) }
+      _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
+      var info = siginfo_t()
+      _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+      close(report[0])
+      close(spawned.pidfd)
+      return error
+    }
+    func record() -> bh_child_error? {
+      var r = bh_child_error()
+      let size = MemoryLayout<bh_child_error>.size
+      var got = 0
+      while got < size {
+        let n = withUnsafeMutableBytes(of: &r) { Glibc.read(report[0], $0.baseAddress! + got, size - got) }
+        if n > 0 { got += n } else if n == 0 || errno != EINTR { break }
+      }
+      return got == size ? r : nil
+    }
+    guard let armed = record(), armed.step == Int32(BH_STEP_NONE.rawValue) else {
+      throw abandon(OCIError("exec: the process died before it started"))
+    }
+    do { try OCICgroup.attach(state.cgroups, pid: spawned.pid) } catch { throw abandon(error) }
+    var byte: UInt8 = 1
+    guard Glibc.write(go[1], &byte, 1) == 1 else {
+      throw abandon(OCIError("exec: the process died before it was released"))
+    }
+    close(go[1])
+    goOpen = false
+    if let failed = record() { throw abandon(plan.describe(failed, command: config.args[0])) }
+    close(report[0])
+    if request.detach {
+      defer { close(spawned.pidfd) }
+      if let pidFile = request.pidFile {
+        let absolute = pidFile.hasPrefix("/") ? pidFile : FileManager.default.currentDirectoryPath + "/" + pidFile
+        try OCIStore.writeAtomically(Data("\(spawned.pid)".utf8), to: absolute)
+      }
+      return 0
+    }
+    var info = siginfo_t()
+    while bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED) != 0 && errno == EINTR {}
+    close(spawned.pidfd)
+    let code = bh_siginfo_code(&info)
+    return code == CLD_EXITED ? bh_siginfo_status(&info) : 128 + bh_siginfo_status(&info)
+  }
+
   /// Connects to the engine's console socket (a long path through /proc/self/fd,
   /// as sun_path holds 107 bytes).
   static func connect(_ path: String) throws(OCIError) -> Int32 {

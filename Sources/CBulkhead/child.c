@@ -817,7 +817,14 @@ int bh_child_main(void *arg) {
   if (r != 1) bh_fail(c, BH_STEP_WAIT_GO, r < 0 ? r : ECANCELED, 0);
   // A parked init (OCI create) reads the go pipe once more, for the commit byte.
   if (c->exec_fifo_fd < 0) bh_raw1(__NR_close, c->go_fd);
-  // 3a. Now in its cgroup: a cgroup namespace rooted there.
+  // 3a. OCI exec: into the container's namespaces, all at once through its init's
+  //     pidfd (the mount namespace's root and cwd come with it).
+  if (c->join_fd >= 0) {
+    r = bh_raw2(__NR_setns, c->join_fd, c->join_flags);
+    if (r < 0) bh_fail(c, BH_STEP_JOIN, r, 0);
+    bh_raw1(__NR_close, c->join_fd);
+  }
+  // 3a'. Now in its cgroup: a cgroup namespace rooted there.
   if (c->flags & BH_CHILD_UNSHARE_CGROUP) {
     r = bh_raw1(__NR_unshare, CLONE_NEWCGROUP);
     if (r < 0) bh_fail(c, BH_STEP_CGROUP_NS, r, 0);
@@ -886,6 +893,10 @@ int bh_child_main(void *arg) {
     if (r < 0) bh_fail(c, BH_STEP_STDOUT, r, 0);
   }
   bh_close_fds(c);
+  if (c->flags & BH_CHILD_CLEAR_PDEATHSIG) {
+    r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, 0);
+    if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 2);
+  }
   // 11. seccomp, last: the filter need only allow what execve and the error report use
   //     (and, for a parked init, read, write, prctl and close).
   if (!(c->flags & BH_CHILD_SECCOMP_EARLY)) bh_seccomp(c);

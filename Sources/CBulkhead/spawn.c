@@ -162,6 +162,8 @@ int bh_pidfd_send_signal(int pidfd, int sig) {
 
 int bh_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
+int bh_setns(int fd, int nstype) { return setns(fd, nstype); }
+
 int bh_waitid_pidfd(int pidfd, siginfo_t *info, struct rusage *usage, int options) {
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -215,6 +217,7 @@ const char *bh_step_name(int32_t step) {
     case BH_STEP_TERMINAL: return "open the terminal";
     case BH_STEP_CONSOLE_SEND: return "send the terminal to the supervisor";
     case BH_STEP_CGROUP_NS: return "unshare the cgroup namespace";
+    case BH_STEP_JOIN: return "join the container's namespaces";
     case BH_STEP_DOMAINNAME: return "setdomainname";
     case BH_STEP_MKNOD: return "mknod";
     case BH_STEP_SYSCTL: return "write a sysctl";

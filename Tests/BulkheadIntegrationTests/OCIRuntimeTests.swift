@@ -374,6 +374,49 @@ struct OCIRuntimeTests {
     #expect(refused.status == 1 && refused.stderr.contains("process.terminal is false"), "\(refused.stderr)")
   }
 
+  /// exec: another process in the running container: its namespaces (the init's
+  /// uts and pid namespaces, read from outside too), its cgroup, the config's
+  /// identity; the exit status passes through; --detach writes the pid file and
+  /// leaves the process to the caller; a stopped container refuses.
+  @Test func execJoinsTheContainer() throws {
+    let b = try Bundle { config in
+      config["hostname"] = "exec-host"
+      Self.setProcess(&config, "args", ["/bin/sleep", "30"])
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      linux["resources"] = ["pids": ["limit": 40]]
+      config["linux"] = linux
+    }
+    defer { b.cleanup() }
+    #expect(try b.oci(["create", "--bundle", b.dir, b.id]).status == 0)
+    #expect(try b.oci(["start", b.id]).status == 0)
+    let initPID = try b.state()["pid"] as? Int ?? 0
+    let r = try b.oci([
+      "exec", "--env", "X=1", b.id, "sh", "-c",
+      "hostname; echo $$ $X; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; for k in uts pid mnt; do readlink /proc/self/ns/$k; done; exit 7",
+    ])
+    #expect(r.status == 7, "\(r.stderr)")
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.first == "exec-host", "\(r.stdout)")
+    #expect(lines.dropFirst().first == "2 1", "the second process of the pid namespace: \(r.stdout)")
+    for kind in ["uts", "pid", "mnt"] {
+      let outside = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(initPID)/ns/\(kind)")) ?? "?"
+      #expect(lines.contains(outside), "\(kind): \(outside) not in \(r.stdout)")
+    }
+    let missing = try b.oci(["exec", b.id, "nosuchcommand"])
+    #expect(missing.status == 1 && missing.stderr.contains("executable file not found in $PATH"), "\(missing.stderr)")
+    let pidFile = b.dir + "/exec.pid"
+    let detached = try b.oci(["exec", "--detach", "--pid-file", pidFile, b.id, "sleep", "20"])
+    #expect(detached.status == 0, "\(detached.stderr)")
+    let pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "") ?? 0
+    #expect(pid > 0 && kill(pid, 0) == 0, "the detached process \(pid) is running")
+    let cgroup = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
+    #expect(cgroup.contains(":pids:") && cgroup.contains("/\(b.id)\n"), "\(cgroup)")
+    #expect(try b.oci(["kill", b.id, "KILL"]).status == 0)
+    for _ in 0..<100 where (try b.state())["status"] as? String != "stopped" { usleep(20_000) }
+    let stopped = try b.oci(["exec", b.id, "true"])
+    #expect(stopped.status == 1 && stopped.stderr.contains("cannot exec in a stopped container"), "\(stopped.stderr)")
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))

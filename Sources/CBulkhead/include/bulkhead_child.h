@@ -64,6 +64,7 @@ typedef enum bh_step {
   BH_STEP_TERMINAL = 42,       // open a pty in the sandbox's devpts, make it the controlling terminal
   BH_STEP_CONSOLE_SEND = 43,   // send its master to the supervisor (SCM_RIGHTS)
   BH_STEP_CGROUP_NS = 44,      // unshare the cgroup namespace once placed in the cgroup
+  BH_STEP_JOIN = 45,           // setns into a running container's namespaces (OCI exec)
 } bh_step;
 
 /// One mount-namespace operation, applied in order before pivot_root.
@@ -134,6 +135,9 @@ enum {
   // (v1 has no CLONE_INTO_CGROUP): made at clone, its root would be the parent's
   // cgroup and the workload would see its own path below it.
   BH_CHILD_UNSHARE_CGROUP = 1 << 15,
+  // OCI exec --detach: leave the parent-death signal before execve (the engine,
+  // not the exiting CLI, is the process's reaper from then on).
+  BH_CHILD_CLEAR_PDEATHSIG = 1 << 16,
 };
 
 /// Everything the child path reads. Owned by the parent, read-only in the child.
@@ -180,6 +184,8 @@ typedef struct bh_child_config {
   uint32_t umask;
   int exec_fifo_fd;          // >= 0: park after setup (create) until `start` writes to the fifo
   unsigned long root_propagation; // MS_SHARED etc. (OCI linux.rootfsPropagation) for / after pivot_root; 0: rprivate
+  int join_fd;               // >= 0: a pidfd of a container's init; setns(join_fd, join_flags) after go (OCI exec)
+  uint64_t join_flags;       // CLONE_NEW* of the namespaces to join (the pid namespace is the parent's to join)
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.
@@ -224,6 +230,8 @@ int bh_siginfo_status(const siginfo_t *info);
 pid_t bh_siginfo_pid(const siginfo_t *info);
 int bh_prctl_set_child_subreaper(void);
 int bh_pidfd_open(pid_t pid);
+/// setns(2) (for the pid namespace of an OCI exec: it only changes where children go).
+int bh_setns(int fd, int nstype);
 /// pipe2(O_CLOEXEC), which needs _GNU_SOURCE.
 int bh_pipe_cloexec(int fds[2]);
 /// renameat2(RENAME_NOREPLACE): the OCI state directory appears once, never over another.
