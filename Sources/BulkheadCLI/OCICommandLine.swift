@@ -10,7 +10,9 @@ import Foundation
 /// kill, delete, spec, features. Parsed by hand, as runc's urfave/cli reads it, so
 /// that engines' argument orders work; Bulkhead's own commands keep ArgumentParser.
 enum OCICommandLine {
-  static let commands: Set<String> = ["create", "start", "state", "kill", "delete", "exec", "spec", "features"]
+  static let commands: Set<String> = [
+    "create", "start", "state", "kill", "delete", "exec", "pause", "resume", "ps", "list", "spec", "features",
+  ]
   static let valueGlobals: Set<String> = ["--root", "--log", "--log-format", "--rootless", "--criu"]
   static let flagGlobals: Set<String> = ["--debug", "--systemd-cgroup"]
 
@@ -212,6 +214,39 @@ enum OCICommandLine {
     case "delete":
       let f = try flags([], ["--force", "-f"])
       try runtime.delete(id: try id(), force: f["--force"] != nil || f["-f"] != nil)
+    case "pause", "resume":
+      try runtime.pause(id: try id(), command == "pause")
+    case "ps":
+      let f = try flags(["--format", "-f"], [])
+      let format = f["--format"] ?? f["-f"] ?? "table"
+      guard format == "table" || format == "json" else { throw OCIError("invalid format option: \(format)") }
+      let pids = try runtime.processes(id: try id())
+      rest = []  // runc passes the rest to ps(1); the table here is bulkhead's own
+      if format == "json" {
+        print("[" + pids.map(String.init).joined(separator: ",") + "]")
+      } else {
+        print("PID     CMD")
+        for pid in pids {
+          let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
+          let cmd = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+          print(String(pid).padding(toLength: 8, withPad: " ", startingAt: 0) + cmd)
+        }
+      }
+    case "list":
+      let f = try flags(["--format", "-f"], ["--quiet", "-q"])
+      let format = f["--format"] ?? f["-f"] ?? "table"
+      guard format == "table" || format == "json" else { throw OCIError("invalid format option: \(format)") }
+      let all = runtime.list()
+      if f["--quiet"] != nil || f["-q"] != nil {
+        for c in all { print(c.id) }
+      } else if format == "json" {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: (try? encoder.encode(all)) ?? Data("[]".utf8), as: UTF8.self))
+      } else {
+        print("ID\tPID\tSTATUS\tBUNDLE\tCREATED")
+        for c in all { print("\(c.id)\t\(c.pid)\t\(c.status)\t\(c.bundle)\t\(c.created)") }
+      }
     case "spec":
       let f = try flags(["--bundle", "-b"], ["--rootless"])
       let bundle = f["--bundle"] ?? f["-b"] ?? "."
@@ -243,6 +278,9 @@ enum OCICommandLine {
       state ID                                    the runtime-spec state JSON (status derived from the init)
       kill [--all] ID [SIGNAL]                    default TERM; numbers or names
       delete [--force] ID                         remove a stopped container (--force kills it first)
+      pause ID / resume ID                        freeze / thaw the container's cgroup (status paused)
+      ps [--format table|json] ID                 the host pids of the container's processes
+      list [--format table|json] [-q]             the containers of --root
       spec [--bundle DIR] [--rootless]            write a default config.json
       features                                    the runtime-spec features document
       --version                                   the runtime-spec version implemented

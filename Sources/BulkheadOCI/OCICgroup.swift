@@ -171,6 +171,40 @@ enum OCICgroup {
   }
 
   /// Every process of the container's cgroup (the first hierarchy that lists any).
+  /// Whether the freezer holds the container: v1 `freezer.state` FROZEN, v2
+  /// `cgroup.events` "frozen 1".
+  static func frozen(_ dirs: [String: String]) -> Bool {
+    if let dir = dirs["freezer"] {
+      return readTextFile(dir + "/freezer.state")?.hasPrefix("FROZEN") == true
+    }
+    if let dir = dirs[""] {
+      return (readTextFile(dir + "/cgroup.events") ?? "").split(separator: "\n").contains("frozen 1")
+    }
+    return false
+  }
+
+  /// Freezes or thaws the container and waits (up to 2 s) until the kernel says so:
+  /// v1 FREEZING becomes FROZEN once every task stopped; v2 reports it in cgroup.events.
+  static func freeze(_ dirs: [String: String], _ on: Bool) throws(OCIError) {
+    let file: String
+    let value: String
+    if let dir = dirs["freezer"] {
+      file = dir + "/freezer.state"
+      value = on ? "FROZEN" : "THAWED"
+    } else if let dir = dirs[""] {
+      file = dir + "/cgroup.freeze"
+      value = on ? "1" : "0"
+    } else {
+      throw OCIError("no freezer for this container (neither the v1 freezer nor cgroup v2)")
+    }
+    try write(value, file, field: on ? "pause" : "resume")
+    for _ in 0..<200 {
+      if frozen(dirs) == on { return }
+      usleep(10_000)
+    }
+    throw OCIError("\(on ? "pause" : "resume"): the freezer did not settle within 2 s")
+  }
+
   static func members(_ dirs: [String: String]) -> [Int32] {
     for key in ["pids", "memory", "", "freezer", "devices"] {
       if let dir = dirs[key] {

@@ -406,7 +406,7 @@ public struct OCIRuntime: Sendable {
     let state = try store.read(id)
     switch store.status(state) {
     case .stopped: throw OCIError("cannot start a container that has stopped")
-    case .running: throw OCIError("cannot start an already running container")
+    case .running, .paused: throw OCIError("cannot start an already running container")
     case .creating, .created: break
     }
     let path = store.directory(id) + "/exec.fifo"
@@ -428,6 +428,32 @@ public struct OCIRuntime: Sendable {
     try OCIStore.validate(id: id)
     return store.document(try store.read(id))
   }
+
+  /// `pause` / `resume`: the freezer of the container's cgroup (runc's texts).
+  public func pause(id: String, _ on: Bool) throws(OCIError) {
+    try OCIStore.validate(id: id)
+    let lock = try store.lock(id)
+    defer { close(lock) }
+    let state = try store.read(id)
+    switch (store.status(state), on) {
+    case (.running, true), (.paused, false): break
+    case (.paused, true): throw OCIError("container already paused")
+    case (_, true): throw OCIError("container not running")
+    case (_, false): throw OCIError("container not paused")
+    }
+    try OCICgroup.freeze(state.cgroups, on)
+  }
+
+  /// `ps`: the host pids of the container's processes (its cgroup's members).
+  public func processes(id: String) throws(OCIError) -> [Int32] {
+    try OCIStore.validate(id: id)
+    let state = try store.read(id)
+    guard store.status(state) != .stopped else { return [] }
+    return OCICgroup.members(state.cgroups).sorted()
+  }
+
+  /// `list`: every container of this root, with its derived status.
+  public func list() -> [OCIStateDocument] { store.list().map(store.document) }
 
   /// Signal names as runc takes them: numbers, KILL, SIGKILL, sigkill.
   public static func signal(_ text: String) throws(OCIError) -> Int32 {
@@ -461,6 +487,8 @@ public struct OCIRuntime: Sendable {
     if bh_pidfd_send_signal(pidfd, signal) != 0 {
       throw OCIError("kill: \(BulkheadError.describe(errno: errno).lowercased())")
     }
+    // A frozen task dies only once thawed: SIGKILL of a paused container resumes it.
+    if signal == SIGKILL && OCICgroup.frozen(state.cgroups) { try? OCICgroup.freeze(state.cgroups, false) }
   }
 
   /// `delete`: a stopped (or created) container's state and cgroups; `force` kills a
@@ -483,13 +511,14 @@ public struct OCIRuntime: Sendable {
       throw .notExist(id)
     }
     let status = store.status(state)
-    if status == .running && !force {
-      throw OCIError("cannot delete container \(id) that is not stopped: running")
+    if (status == .running || status == .paused) && !force {
+      throw OCIError("cannot delete container \(id) that is not stopped: \(status.rawValue)")
     }
     if status != .stopped {
       let pidfd = bh_pidfd_open(state.pid)
       if pidfd >= 0 {
         if processStart(state.pid)?.start == state.startTime { _ = bh_pidfd_send_signal(pidfd, SIGKILL) }
+        if status == .paused { try? OCICgroup.freeze(state.cgroups, false) }
         var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
         _ = poll(&p, 1, 5000)
         close(pidfd)

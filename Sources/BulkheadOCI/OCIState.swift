@@ -33,7 +33,7 @@ public struct OCIStateDocument: Codable, Sendable, Equatable {
 }
 
 public enum OCIStatus: String, Sendable {
-  case creating, created, running, stopped
+  case creating, created, running, paused, stopped
 }
 
 /// The init's start time from /proc/PID/stat (field 22), and whether it is a zombie.
@@ -109,7 +109,16 @@ public struct OCIStore: Sendable {
   /// its pid is stopped; alive with exec.fifo still there is created; else running.
   public func status(_ state: OCIStateFile) -> OCIStatus {
     guard let info = processStart(state.pid), !info.zombie, info.start == state.startTime else { return .stopped }
-    return access(directory(state.id) + "/exec.fifo", F_OK) == 0 ? .created : .running
+    if access(directory(state.id) + "/exec.fifo", F_OK) == 0 { return .created }
+    return OCICgroup.frozen(state.cgroups) ? .paused : .running
+  }
+
+  /// The containers of this root, by name (state directories with a state file).
+  func list() -> [OCIStateFile] {
+    listDirectory(root).sorted().compactMap { name in
+      guard !name.hasPrefix("."), (try? Self.validate(id: name)) != nil else { return nil }
+      return try? read(name)
+    }
   }
 
   public func document(_ state: OCIStateFile) -> OCIStateDocument {

@@ -411,6 +411,25 @@ struct OCIRuntimeTests {
     #expect(pid > 0 && kill(pid, 0) == 0, "the detached process \(pid) is running")
     let cgroup = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
     #expect(cgroup.contains(":pids:") && cgroup.contains("/\(b.id)\n"), "\(cgroup)")
+    // ps: the init and the detached process, as the host numbers them.
+    let ps = try b.oci(["ps", "--format", "json", b.id])
+    let pids = (try? JSONSerialization.jsonObject(with: Data(ps.stdout.utf8))) as? [Int] ?? []
+    #expect(pids.contains(initPID) && pids.contains(Int(pid)), "\(ps.stdout) \(ps.stderr)")
+    // pause / resume: the freezer's own file says FROZEN, and the state says paused.
+    let freezer = cgroup.split(separator: "\n").first { $0.contains(":freezer:") }.map {
+      "/sys/fs/cgroup/freezer" + String($0.split(separator: ":", maxSplits: 2)[2]) + "/freezer.state"
+    }
+    #expect(try b.oci(["pause", b.id]).status == 0)
+    #expect(freezer.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } == "FROZEN\n")
+    #expect(try b.state()["status"] as? String == "paused")
+    let listed = try b.oci(["list", "--format", "json"])
+    let entries = (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]] ?? []
+    #expect(entries.contains { $0["id"] as? String == b.id && $0["status"] as? String == "paused" }, "\(listed.stdout)")
+    let again = try b.oci(["pause", b.id])
+    #expect(again.status == 1 && again.stderr.contains("container already paused"), "\(again.stderr)")
+    #expect(try b.oci(["resume", b.id]).status == 0)
+    #expect(freezer.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } == "THAWED\n")
+    #expect(try b.state()["status"] as? String == "running")
     #expect(try b.oci(["kill", b.id, "KILL"]).status == 0)
     for _ in 0..<100 where (try b.state())["status"] as? String != "stopped" { usleep(20_000) }
     let stopped = try b.oci(["exec", b.id, "true"])

@@ -217,6 +217,23 @@ struct PodmanTests {
     #expect(try engine.podman("exec \(execID) /no/such/command").status == 127)
     let other = second.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(second.status == 0, "\(second.stderr)")
+    #expect(try engine.podman("pause \(other)").status == 0)
+    #expect(try engine.podman("inspect -f '{{.State.Status}}' \(other)").stdout == "paused\n")
+    #expect(try engine.podman("unpause \(other)").status == 0)
+    #expect(try engine.podman("inspect -f '{{.State.Status}}' \(other)").stdout == "running\n")
+    // A signal the workload handles: sh traps USR1 and writes a file podman's exec reads.
+    let trapper = try engine.podman(
+      "run -d \(PodmanEngine.image) sh -c 'trap \"echo got > /tmp/usr1\" USR1; while :; do sleep 0.1; done'")
+    let trapperID = trapper.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(trapper.status == 0, "\(trapper.stderr)")
+    #expect(try engine.podman("kill -s USR1 \(trapperID)").status == 0)
+    var got = ""
+    for _ in 0..<50 where got != "got\n" {
+      got = try engine.podman("exec \(trapperID) cat /tmp/usr1").stdout
+      usleep(50_000)
+    }
+    #expect(got == "got\n", "the trap did not run: \(got)")
+    #expect(try engine.podman("rm -f -t 0 \(trapperID)").status == 0)
     let killed = try engine.podman("kill -s KILL \(other)")
     #expect(killed.status == 0, "\(killed.stderr)")
     let waited = try engine.podman("wait \(other)")
