@@ -74,6 +74,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadSpec"]),
+    .testTarget(name: "BulkheadOCITests", dependencies: ["BulkheadOCI"]),
     .testTarget(name: "BulkheadSeccompTests", dependencies: ["BulkheadSeccomp", "BulkheadSpec"]),
     .testTarget(
       name: "BulkheadWorkloadsTests", dependencies: ["BulkheadWorkloads", "BulkheadCore", "BulkheadSeccomp"]),

@@ -436,6 +436,38 @@ struct OCIRuntimeTests {
     #expect(stopped.status == 1 && stopped.stderr.contains("cannot exec in a stopped container"), "\(stopped.stderr)")
   }
 
+  /// 50 containers created, started, killed and deleted by parallel commands (ten
+  /// at a time) through one --root: every command finishes, each container's life
+  /// is complete, and no state directory, cgroup or process is left.
+  @Test func fiftyParallelLifecyclesThroughOneRoot() throws {
+    let b = try Bundle { config in
+      Self.setProcess(&config, "args", ["/bin/sleep", "30"])
+    }
+    defer { b.cleanup() }
+    let script = """
+      life() {
+        id="\(b.id)-$1"; B() { timeout 30 "$BULKHEAD" --root '\(b.root)' "$@" </dev/null; }
+        B create --bundle '\(b.dir)' "$id" >/dev/null 2>&1 || { echo "create $1"; return; }
+        B start "$id" 2>/dev/null || { echo "start $1"; return; }
+        B state "$id" | grep -q '"running"' || echo "state $1"
+        B kill "$id" KILL 2>/dev/null || echo "kill $1"
+        for _ in $(seq 100); do B state "$id" | grep -q '"stopped"' && break; sleep 0.02; done
+        B delete "$id" 2>/dev/null || echo "delete $1"
+        echo "done $1"
+      }
+      for i in $(seq 1 50); do life "$i" & if [ $((i % 10)) -eq 0 ]; then wait; fi; done; wait
+      """
+    let r = try Harness.shell(script)
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.filter { $0.hasPrefix("done ") }.count == 50, "\(r.stdout)")
+    #expect(lines.filter { !$0.hasPrefix("done ") }.isEmpty, "\(r.stdout)")
+    #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.root)) ?? []).isEmpty)
+    let groups = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/bulkhead")) ?? [])
+      .filter { $0.hasPrefix(b.id) }
+    #expect(groups.isEmpty, "\(groups)")
+    #expect(Harness.waitUntilGone(b.dir).isEmpty)
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))
