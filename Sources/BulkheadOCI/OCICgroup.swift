@@ -10,7 +10,7 @@ import BulkheadSystem
 /// directories Bulkhead made are recorded in the state, so `delete` (or the sweep
 /// of a killed `create`) removes exactly those.
 enum OCICgroup {
-  static let controllers = ["memory", "pids", "cpu", "cpuacct", "devices", "freezer"]
+  static let controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer"]
 
   /// runc's default allow-list, added after the config's rules: the default
   /// devices, ptys, and mknod of anything (opening needs the rules above).
@@ -94,6 +94,18 @@ enum OCICgroup {
           throw OCIError("cgroup: mkdir \(m): \(BulkheadError.describe(errno: err).lowercased())")
         }
         created.append(m)
+        // A new v1 cpuset group starts with no CPUs and no memory nodes (a task
+        // could not join it): copy its parent's, as runc does.
+        if access(m + "/cpuset.cpus", F_OK) == 0 {
+          let parent = String(m[..<(m.lastIndex(of: "/") ?? m.startIndex)])
+          for file in ["cpuset.cpus", "cpuset.mems"] {
+            let value = (readTextFile(parent + "/" + file) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            do { try write(value, m + "/" + file, field: "cgroup (cpuset)") } catch {
+              remove(created)
+              throw error
+            }
+          }
+        }
       }
     }
     do throws(OCIError) {
@@ -126,11 +138,17 @@ enum OCICgroup {
         let q = r.cpuQuota.map { $0 <= 0 ? "max" : "\($0)" } ?? "max"
         try write("\(q) \(r.cpuPeriod ?? 100_000)", v2 + "/cpu.max", field: "linux.resources.cpu.quota")
       }
-      if r.memorySwap != nil || r.memoryReservation != nil || r.cpuShares != nil
+      if let cpus = r.cpus { try write(cpus, v2 + "/cpuset.cpus", field: "linux.resources.cpu.cpus") }
+      if let mems = r.mems { try write(mems, v2 + "/cpuset.mems", field: "linux.resources.cpu.mems") }
+      if let idle = r.cpuIdle { try write("\(idle)", v2 + "/cpu.idle", field: "linux.resources.cpu.idle") }
+      if r.memorySwap != nil || r.memoryReservation != nil || r.cpuShares != nil || r.memoryKernel != nil
+        || r.memoryKernelTCP != nil || r.memorySwappiness != nil || r.disableOOMKiller == true
+        || r.realtimeRuntime != nil || r.realtimePeriod != nil || r.cpuBurst != nil
         || r.devices.contains(where: { $0.allow == false && $0.line != "a" } as (DeviceRule) -> Bool)
       {
         throw OCIError(
-          "config.json: linux.resources: swap, reservation, shares and device rules need cgroup v1 in bulkhead")
+          "config.json: linux.resources: swap, reservation, kernel memory, swappiness, disableOOMKiller, shares, realtime, burst and device rules need cgroup v1 in bulkhead"
+        )
       }
       return
     }
@@ -147,9 +165,46 @@ enum OCICgroup {
       }
       try write("\(swap)", mem + "/memory.memsw.limit_in_bytes", field: m + ".swap")
     }
+    if let kernel = r.memoryKernel {
+      // Linux 5.16 and later accept the write and ignore it: read it back, and
+      // refuse what the kernel will not enforce rather than claim it.
+      try write("\(kernel)", mem + "/memory.kmem.limit_in_bytes", field: m + ".kernel")
+      let now = Int64(
+        (readTextFile(mem + "/memory.kmem.limit_in_bytes") ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+      if kernel > 0, let now, abs(now - kernel) >= 4096 {
+        throw OCIError(
+          "config.json: \(m).kernel: this kernel ignores cgroup v1 kernel-memory limits (gone since Linux 5.16); drop it"
+        )
+      }
+    }
+    if let tcp = r.memoryKernelTCP {
+      try write("\(tcp)", mem + "/memory.kmem.tcp.limit_in_bytes", field: m + ".kernelTCP")
+    }
+    if let swappiness = r.memorySwappiness {
+      try write("\(swappiness)", mem + "/memory.swappiness", field: m + ".swappiness")
+    }
+    if let off = r.disableOOMKiller {
+      try write(off ? "1" : "0", mem + "/memory.oom_control", field: m + ".disableOOMKiller")
+    }
+    if let hierarchy = r.useHierarchy {
+      try write(hierarchy ? "1" : "0", mem + "/memory.use_hierarchy", field: m + ".useHierarchy")
+    }
     if let limit = r.pidsLimit {
       try write(limit <= 0 ? "max" : "\(limit)", pids + "/pids.max", field: "linux.resources.pids.limit")
     }
+    let c = "linux.resources.cpu"
+    if r.cpus != nil || r.mems != nil {
+      guard let set = dirs["cpuset"] else { throw OCIError("config.json: \(c).cpus: no cpuset hierarchy is mounted") }
+      if let cpus = r.cpus { try write(cpus, set + "/cpuset.cpus", field: c + ".cpus") }
+      if let mems = r.mems { try write(mems, set + "/cpuset.mems", field: c + ".mems") }
+    }
+    // The realtime period first: the runtime must fit in it.
+    if let period = r.realtimePeriod { try write("\(period)", cpu + "/cpu.rt_period_us", field: c + ".realtimePeriod") }
+    if let runtime = r.realtimeRuntime {
+      try write("\(runtime)", cpu + "/cpu.rt_runtime_us", field: c + ".realtimeRuntime")
+    }
+    if let burst = r.cpuBurst { try write("\(burst)", cpu + "/cpu.cfs_burst_us", field: c + ".burst") }
+    if let idle = r.cpuIdle { try write("\(idle)", cpu + "/cpu.idle", field: c + ".idle") }
     if let shares = r.cpuShares { try write("\(shares)", cpu + "/cpu.shares", field: "linux.resources.cpu.shares") }
     if let period = r.cpuPeriod {
       try write("\(period)", cpu + "/cpu.cfs_period_us", field: "linux.resources.cpu.period")

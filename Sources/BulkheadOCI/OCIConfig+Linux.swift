@@ -85,6 +85,15 @@ extension OCIConfig {
       resources.memoryLimit = try memory.int("limit")
       resources.memorySwap = try memory.int("swap")
       resources.memoryReservation = try memory.int("reservation")
+      resources.memoryKernel = try memory.int("kernel")
+      resources.memoryKernelTCP = try memory.int("kernelTCP")
+      resources.memorySwappiness = try memory.uint("swappiness")
+      if let s = resources.memorySwappiness, s > 100 {
+        throw .field("linux.resources.memory.swappiness", "must be 0...100")
+      }
+      resources.disableOOMKiller = try memory.bool("disableOOMKiller")
+      resources.useHierarchy = try memory.bool("useHierarchy")
+      _ = try memory.bool("checkBeforeUpdate")  // a rule for `update`, which has nothing to check at create
       try memory.finish()
     }
     if let pids = try r.object("pids") {
@@ -95,12 +104,17 @@ extension OCIConfig {
       resources.cpuShares = try cpu.uint("shares")
       resources.cpuQuota = try cpu.int("quota")
       resources.cpuPeriod = try cpu.uint("period")
-      if let cpus = try cpu.string("cpus"), !cpus.isEmpty {
-        throw .field("linux.resources.cpu.cpus", "cpuset is not supported yet")
+      for key in ["cpus", "mems"] {
+        guard let list = try cpu.string(key), !list.isEmpty else { continue }
+        guard list.allSatisfy({ $0.isNumber || $0 == "," || $0 == "-" }) else {
+          throw .field("linux.resources.cpu.\(key)", "\(list) is not a list such as 0-2,4")
+        }
+        if key == "cpus" { resources.cpus = list } else { resources.mems = list }
       }
-      if let mems = try cpu.string("mems"), !mems.isEmpty {
-        throw .field("linux.resources.cpu.mems", "cpuset is not supported yet")
-      }
+      resources.realtimeRuntime = try cpu.int("realtimeRuntime")
+      resources.realtimePeriod = try cpu.uint("realtimePeriod")
+      resources.cpuBurst = try cpu.uint("burst")
+      resources.cpuIdle = try cpu.int("idle")
       try cpu.finish()
     }
     for rule in try r.objects("devices") ?? [] {

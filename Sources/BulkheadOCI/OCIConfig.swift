@@ -39,6 +39,17 @@ public struct OCIResources: Sendable, Equatable, Codable {
   public var cpuShares: UInt64?
   public var cpuQuota: Int64?
   public var cpuPeriod: UInt64?
+  public var memoryKernel: Int64?
+  public var memoryKernelTCP: Int64?
+  public var memorySwappiness: UInt64?
+  public var disableOOMKiller: Bool?
+  public var useHierarchy: Bool?
+  public var cpus: String?
+  public var mems: String?
+  public var realtimeRuntime: Int64?
+  public var realtimePeriod: UInt64?
+  public var cpuBurst: UInt64?
+  public var cpuIdle: Int64?
   public var devices: [DeviceRule] = []
 }
 

@@ -468,6 +468,55 @@ struct OCIRuntimeTests {
     #expect(Harness.waitUntilGone(b.dir).isEmpty)
   }
 
+  /// The memory extras and cpuset, read from the host's cgroup files of the parked
+  /// init; kernel memory, which this kernel accepts and ignores, is refused.
+  @Test func memoryExtrasAndCpusetAreTheKernels() throws {
+    let b = try Bundle { config in
+      Self.setProcess(&config, "args", ["/bin/sleep", "30"])
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      linux["resources"] = [
+        "memory": ["limit": 64 << 20, "swappiness": 10, "disableOOMKiller": true, "kernelTCP": 32 << 20],
+        "cpu": ["cpus": "0", "mems": "0", "quota": 50000, "period": 100000],
+      ]
+      config["linux"] = linux
+    }
+    defer { b.cleanup() }
+    let created = try b.oci(["create", "--bundle", b.dir, b.id])
+    #expect(created.status == 0, "\(created.stderr)")
+    let pid = try b.state()["pid"] as? Int ?? 0
+    let cgroups = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
+    func file(_ controller: String, _ name: String) -> String {
+      let path =
+        cgroups.split(separator: "\n").compactMap { line -> String? in
+          let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+          return f.count == 3 && f[1].split(separator: ",").contains(Substring(controller)) ? String(f[2]) : nil
+        }.first ?? "/?"
+      return ((try? String(contentsOfFile: "/sys/fs/cgroup/\(controller)\(path)/\(name)", encoding: .utf8)) ?? "")
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    #expect(file("memory", "memory.swappiness") == "10")
+    #expect(file("memory", "memory.oom_control").hasPrefix("oom_kill_disable 1"))
+    #expect(file("memory", "memory.kmem.tcp.limit_in_bytes") == "\(32 << 20)")
+    #expect(file("cpuset", "cpuset.cpus") == "0")
+    #expect(file("cpuset", "cpuset.mems") == "0")
+    #expect(file("cpu", "cpu.cfs_quota_us") == "50000")
+    #expect(try b.oci(["delete", "--force", b.id]).status == 0)
+    var config = try Harness.json(String(contentsOfFile: b.dir + "/config.json", encoding: .utf8))
+    var linux = config["linux"] as? [String: Any] ?? [:]
+    linux["resources"] = ["memory": ["kernel": 64 << 20]]
+    config["linux"] = linux
+    try b.write(config)
+    let kernel = try b.oci(["create", "--bundle", b.dir, b.id])
+    if kernel.status == 0 {
+      // An older kernel that still enforces it: then it must read back.
+      let again = try b.state()["pid"] as? Int ?? 0
+      #expect(again > 0)
+    } else {
+      #expect(kernel.stderr.contains("linux.resources.memory.kernel"), "\(kernel.stderr)")
+      #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.root)) ?? []).isEmpty)
+    }
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))
