@@ -1,5 +1,6 @@
 import BulkheadSpec
 import BulkheadSystem
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -166,15 +167,16 @@ enum OCICgroup {
       try write("\(swap)", mem + "/memory.memsw.limit_in_bytes", field: m + ".swap")
     }
     if let kernel = r.memoryKernel {
-      // Linux 5.16 and later accept the write and ignore it: read it back, and
-      // refuse what the kernel will not enforce rather than claim it.
+      // Linux 5.16 and later accept the write and ignore it, and runtime-spec 1.1
+      // deprecates the field: read it back, and say so when it is not enforced.
       try write("\(kernel)", mem + "/memory.kmem.limit_in_bytes", field: m + ".kernel")
       let now = Int64(
         (readTextFile(mem + "/memory.kmem.limit_in_bytes") ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
       if kernel > 0, let now, abs(now - kernel) >= 4096 {
-        throw OCIError(
-          "config.json: \(m).kernel: this kernel ignores cgroup v1 kernel-memory limits (gone since Linux 5.16); drop it"
-        )
+        FileHandle.standardError.write(
+          Data(
+            "bulkhead: warning: \(m).kernel: not enforced (this kernel ignores cgroup v1 kernel-memory limits since 5.16; the field is deprecated)\n"
+              .utf8))
       }
     }
     if let tcp = r.memoryKernelTCP {
