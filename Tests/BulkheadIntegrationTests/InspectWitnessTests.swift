@@ -25,6 +25,9 @@ struct InspectWitnessTests {
     var root: (workload: String, host: String)?
     /// Exit statuses of the same calls made inside ("in") and on the host ("host").
     var calls: [String: Int] = [:]
+    /// The kernel's answers to the probe's system calls (python3 witness): "0",
+    /// an errno number, 255 for skipped, or "sigN".
+    var syscalls: [String: String] = [:]
     var descriptors: Int?
     var environmentNames: [String] = []
     /// The probed host paths that are the host's very own file in the witness's root.
@@ -63,7 +66,49 @@ struct InspectWitnessTests {
       : """
       "$BULKHEAD" run \(opts) -- sh -c 'unshare -U true 2>/dev/null; echo "call in-unshare-user $?"; unshare -n true 2>/dev/null; echo "call in-unshare-net $?"; ls /proc/1/root/ >/dev/null 2>&1; echo "call in-proc-1-root $?"; chroot / true 2>/dev/null; echo "call in-chroot-escape $?"; mount -t bulkhead-no-such-fs none / 2>&1 | grep -qE "unknown filesystem type|No such device"; echo "call in-mount $?"; (: >> /proc/sys/kernel/hostname) 2>/dev/null; echo "call in-write-proc-sys $?"'
       """
+    // The kernel's answer to the probe's harmless system calls (the same numbers and
+    // arguments as workloads.c), from python3's ctypes in a process of its own with
+    // the same options; a container's runs on the host view (python3 is not in the
+    // Rootfs), which changes the root only. Each call in a fork: exit 0 = success,
+    // else the errno; a signal (seccomp's kill) is reported as one.
+    let python = """
+      import ctypes, os, sys
+      libc = ctypes.CDLL(None, use_errno=True)
+      L = ctypes.c_long
+      def setns_host():
+          if os.getpid() == 1 or os.getppid() == 1:
+              return None
+          fd = os.open("/proc/1/ns/mnt", os.O_RDONLY)
+          return libc.syscall(L(308), L(fd), L(0x20000))
+      calls = {
+          "reboot": lambda: libc.syscall(L(169), L(0), L(0), L(0), L(0)),
+          "init_module": lambda: libc.syscall(L(175), L(0), L(0), ctypes.c_char_p(b"")),
+          "keyctl": lambda: libc.syscall(L(250), L(0), L(-3), L(0)),
+          "bpf": lambda: libc.syscall(L(321), L(0), L(0), L(0)),
+          "perf_event_open": lambda: libc.syscall(L(298), L(0), L(0), L(-1), L(-1), L(0)),
+          "setns-host": setns_host,
+      }
+      for name, call in calls.items():
+          pid = os.fork()
+          if pid == 0:
+              r = call()
+              os._exit(255 if r is None else (0 if r >= 0 else ctypes.get_errno()))
+          _, status = os.waitpid(pid, 0)
+          code = "sig" + str(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else str(os.WEXITSTATUS(status))
+          print("sys", sys.argv[1] + "-" + name, code)
+      """
+    let encoded = Data(python.utf8).base64EncodedString()
+    let py = "python3 -c \"import base64; exec(base64.b64decode('\(encoded)'))\""
+    let isContainer = !inProcess && !options.contains("process")
+    let syscalls =
+      inProcess
+      ? ""
+      : """
+      "$BULKHEAD" run \(opts) \(isContainer ? "--rootfs host" : "") -- \(py) in
+      \(py) host
+      """
     let script = """
+      \(syscalls)
       \(launch)
       pid=
       for i in $(seq 100); do
@@ -136,6 +181,7 @@ struct InspectWitnessTests {
         if tag == "cgfile" { w.cgroupFiles[String(f[1])] = v } else { w.hostCgroupFiles[String(f[1])] = v }
       case "root" where f.count == 3: w.root = (String(f[1]), String(f[2]))
       case "call" where f.count == 3: w.calls[String(f[1])] = Int(f[2])
+      case "sys" where f.count == 3: w.syscalls[String(f[1])] = String(f[2])
       case "fds" where f.count == 2: w.descriptors = Int(f[1])
       case "envnames": w.environmentNames = f.dropFirst().map(String.init)
       case "hostpath" where f.count == 4: if f[2] != "absent" && f[2] == f[3] { w.hostPathsSeen.insert(String(f[1])) }
@@ -199,6 +245,8 @@ struct InspectWitnessTests {
     let w = try witness(options)
     let rows = try rows(options)
     #expect(rows.count > 30, "\(name)")
+    let inProcessLevel = options.contains("thread") || options.contains("task")
+    var witnessedCalls = 0
     let ownUser = try #require(w.own("user"), "\(name): user namespace witnessed")
     var expected: [String: String] = [:]
     for kind in ["pid", "mnt", "uts", "ipc", "net", "user", "cgroup", "time"] {
@@ -237,6 +285,31 @@ struct InspectWitnessTests {
       let reach = check == "proc-1-root" && i == "allowed" ? w.root.map { $0.workload == $0.host } : nil
       expected["check: \(check)"] = Self.checkVerdict(host: h, workload: i, reachesHost: reach)
     }
+
+    // The probe's harmless system calls, answered to the python3 witness: EPERM or
+    // EACCES is denied, ENOSYS unavailable, a signal killed, anything else (success
+    // or an error past the permission check) allowed.
+    func classify(_ answer: String?) -> String? {
+      guard let answer else { return nil }
+      if answer.hasPrefix("sig") { return "killed" }
+      switch Int32(answer) {
+      case 0: return "allowed"
+      case 255: return "skipped"
+      case EPERM, EACCES: return "denied"
+      case ENOSYS: return "unavailable"
+      case .some: return "allowed"
+      case nil: return nil
+      }
+    }
+    for check in ["reboot", "init_module", "keyctl", "bpf", "perf_event_open", "setns-host"] {
+      guard let h = classify(w.syscalls["host-\(check)"]), let i = classify(w.syscalls["in-\(check)"]) else { continue }
+      expected["check: \(check)"] = Self.checkVerdict(host: h, workload: i, reachesHost: nil)
+      let row = rows.first { $0.property == "check: \(check)" }
+      #expect(
+        row.map { $0.workload.hasPrefix(i) } == true, "\(name): \(check) probe \(row?.workload ?? "-") witness \(i)")
+      witnessedCalls += 1
+    }
+    if !inProcessLevel { #expect(witnessedCalls == 6, "\(name): \(w.syscalls)") }
 
     // Descriptors and environment: fewer than the host's displayed count is reduced.
     // The witness runs a command (or, in process, a blocked workload), the probe its
