@@ -80,7 +80,21 @@ struct InspectWitnessTests {
               return None
           fd = os.open("/proc/1/ns/mnt", os.O_RDONLY)
           return libc.syscall(L(308), L(fd), L(0x20000))
+      ppid = os.getppid()
+      other = ppid if ppid > 0 else (0 if os.getpid() == 1 else 1)
+      def kill_other():
+          return None if other == 0 else libc.syscall(L(62), L(other), L(0))
+      def ptrace_other():
+          if other == 0:
+              return None
+          r = libc.syscall(L(101), L(0x4206), L(other), L(0), L(0))
+          if r == 0:
+              libc.syscall(L(101), L(17), L(other), L(0), L(0))
+          return r
       calls = {
+          "kill": kill_other,
+          "ptrace": ptrace_other,
+          "tiocsti": lambda: libc.syscall(L(16), L(0), L(0x5412), L(0)),
           "reboot": lambda: libc.syscall(L(169), L(0), L(0), L(0), L(0)),
           "init_module": lambda: libc.syscall(L(175), L(0), L(0), ctypes.c_char_p(b"")),
           "keyctl": lambda: libc.syscall(L(250), L(0), L(-3), L(0)),
@@ -289,27 +303,32 @@ struct InspectWitnessTests {
     // The probe's harmless system calls, answered to the python3 witness: EPERM or
     // EACCES is denied, ENOSYS unavailable, a signal killed, anything else (success
     // or an error past the permission check) allowed.
-    func classify(_ answer: String?) -> String? {
+    func classify(_ answer: String?, _ check: String) -> String? {
       guard let answer else { return nil }
       if answer.hasPrefix("sig") { return "killed" }
       switch Int32(answer) {
       case 0: return "allowed"
       case 255: return "skipped"
+      case ENOTTY where check == "tiocsti": return "skipped"  // no terminal to push into
       case EPERM, EACCES: return "denied"
       case ENOSYS: return "unavailable"
       case .some: return "allowed"
       case nil: return nil
       }
     }
-    for check in ["reboot", "init_module", "keyctl", "bpf", "perf_event_open", "setns-host"] {
-      guard let h = classify(w.syscalls["host-\(check)"]), let i = classify(w.syscalls["in-\(check)"]) else { continue }
+    let witnessedChecks = [
+      "reboot", "init_module", "keyctl", "bpf", "perf_event_open", "setns-host", "kill", "ptrace", "tiocsti",
+    ]
+    for check in witnessedChecks {
+      guard let h = classify(w.syscalls["host-\(check)"], check), let i = classify(w.syscalls["in-\(check)"], check)
+      else { continue }
       expected["check: \(check)"] = Self.checkVerdict(host: h, workload: i, reachesHost: nil)
       let row = rows.first { $0.property == "check: \(check)" }
       #expect(
         row.map { $0.workload.hasPrefix(i) } == true, "\(name): \(check) probe \(row?.workload ?? "-") witness \(i)")
       witnessedCalls += 1
     }
-    if !inProcessLevel { #expect(witnessedCalls == 6, "\(name): \(w.syscalls)") }
+    if !inProcessLevel { #expect(witnessedCalls == witnessedChecks.count, "\(name): \(w.syscalls)") }
 
     // Descriptors and environment: fewer than the host's displayed count is reduced.
     // The witness runs a command (or, in process, a blocked workload), the probe its
