@@ -91,7 +91,33 @@ struct InspectWitnessTests {
           if r == 0:
               libc.syscall(L(101), L(17), L(other), L(0), L(0))
           return r
+      def mknod_block():
+          major, minor = 8, 0
+          for line in open("/proc/partitions").read().splitlines()[2:]:
+              f = line.split()
+              if len(f) >= 2 and f[0].isdigit():
+                  major, minor = int(f[0]), int(f[1])
+                  break
+          first, opened = -2, 0
+          for i, d in enumerate(["/dev", "/tmp", "/dev/shm"]):
+              path = "%s/.bulkhead-mknod-w%d" % (d, os.getpid())
+              try:
+                  os.mknod(path, 0o060600, os.makedev(major, minor))
+              except OSError as e:
+                  if e.errno == 1:
+                      return -1, 1
+                  first = -e.errno if i == 0 else first
+                  continue
+              try:
+                  os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+                  os.unlink(path)
+                  return 0, 0
+              except OSError as e:
+                  os.unlink(path)
+                  opened = e.errno
+          return (-1, opened) if opened else (-1, -first)
       calls = {
+          "mknod-block": mknod_block,
           "kill": kill_other,
           "ptrace": ptrace_other,
           "tiocsti": lambda: libc.syscall(L(16), L(0), L(0x5412), L(0)),
@@ -106,6 +132,8 @@ struct InspectWitnessTests {
           pid = os.fork()
           if pid == 0:
               r = call()
+              if isinstance(r, tuple):
+                  os._exit(0 if r[0] >= 0 else r[1])
               os._exit(255 if r is None else (0 if r >= 0 else ctypes.get_errno()))
           _, status = os.waitpid(pid, 0)
           code = "sig" + str(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else str(os.WEXITSTATUS(status))
