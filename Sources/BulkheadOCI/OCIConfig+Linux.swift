@@ -24,10 +24,20 @@ extension OCIConfig {
       case "user": throw .field(ns.path + ".type", "user namespaces are not supported yet")
       default: throw .field(ns.path + ".type", "unknown namespace type \(type)")
       }
-      if let path = try ns.string("path"), !path.isEmpty {
-        throw .field(ns.path + ".path", "joining an existing namespace is not supported yet")
+      guard !namespaces.contains(kind), !joins.contains(where: { $0.kind == kind }) else {
+        throw .field(ns.path + ".type", "\(type) listed twice")
       }
-      guard namespaces.insert(kind).inserted else { throw .field(ns.path + ".type", "\(type) listed twice") }
+      if let path = try ns.string("path"), !path.isEmpty {
+        guard path.hasPrefix("/") else { throw .field(ns.path + ".path", "must be absolute") }
+        guard [.net, .ipc, .uts, .pid, .cgroup, .mnt].contains(kind) else {
+          throw .field(
+            ns.path + ".path",
+            "joining a \(type) namespace is not supported yet (network, ipc, uts, pid, cgroup, mount are)")
+        }
+        joins.append(NamespaceJoin(kind: kind, path: path))
+      } else {
+        namespaces.insert(kind)
+      }
       try ns.finish()
     }
     for key in ["uidMappings", "gidMappings"] {

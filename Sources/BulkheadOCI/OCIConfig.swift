@@ -53,6 +53,12 @@ public struct OCIResources: Sendable, Equatable, Codable {
   public var devices: [DeviceRule] = []
 }
 
+/// A namespace of `kind` joined at `path` (a pod's shared network, IPC, UTS).
+public struct NamespaceJoin: Sendable, Equatable {
+  public var kind: NamespaceKind
+  public var path: String
+}
+
 /// config.json, parsed and checked: what the child path will apply, literally.
 /// Every field Bulkhead cannot apply is refused with its JSON path.
 public struct OCIConfig: Sendable {
@@ -84,7 +90,10 @@ public struct OCIConfig: Sendable {
   public var domainname: String?
   public var ops: [OCIOp] = []
   public var postOps: [OCIOp] = []
+  /// The namespaces made for the container (clone flags).
   public var namespaces: Set<NamespaceKind> = []
+  /// The namespaces joined by path instead (linux.namespaces[].path).
+  public var joins: [NamespaceJoin] = []
   public var seccomp: SeccompFilter?
   public var cgroupsPath = ""
   public var resources = OCIResources()
@@ -134,13 +143,13 @@ public struct OCIConfig: Sendable {
     let linux = try top.object("linux")
     let mounts = try top.objects("mounts") ?? []
     if let linux { try c.parseLinux(linux, id: id) }
-    guard c.namespaces.contains(.mnt) else {
+    guard c.namespaces.contains(.mnt) || c.joins.contains(where: { $0.kind == .mnt }) else {
       throw .field("linux.namespaces", "a mount namespace is required (pivot_root happens in it)")
     }
     if (c.hostname != nil && !(c.hostname ?? "").isEmpty) || (c.domainname != nil && !(c.domainname ?? "").isEmpty),
       !c.namespaces.contains(.uts)
     {
-      throw .field("hostname", "set without a uts namespace")
+      throw .field("hostname", "set without a new uts namespace (a joined one keeps its own name)")
     }
     try c.planMounts(mounts, bundle: bundle, linux: linux, id: id)
     if c.terminal {

@@ -60,8 +60,36 @@ public struct OCIRuntime: Sendable {
     var console: Int32 = -1
     if let consoleSocket { console = try Self.connect(consoleSocket) }
     defer { if console >= 0 { close(console) } }
+    // Namespaces joined by path: opened here, joined by the child after "go" (the
+    // kernel checks each one's type); a pid namespace by this process before the
+    // clone, since setns only changes where children go.
+    var joins: [bh_ns_join] = []
+    defer { for j in joins { close(j.fd) } }
+    var pidJoin: Int32 = -1
+    defer { if pidJoin >= 0 { close(pidJoin) } }
+    for join in config.joins {
+      let fd = open(join.path, O_RDONLY | O_CLOEXEC)
+      guard fd >= 0 else {
+        throw .field(
+          "linux.namespaces (\(join.kind.rawValue)).path",
+          "\(join.path): \(BulkheadError.describe(errno: errno).lowercased())")
+      }
+      if join.kind == .pid {
+        pidJoin = fd
+      } else {
+        joins.append(bh_ns_join(fd: fd, type: Int32(join.kind.cloneFlag)))
+      }
+    }
+    if pidJoin >= 0 && bh_setns(pidJoin, Int32(NamespaceKind.pid.cloneFlag)) != 0 {
+      throw .field("linux.namespaces (pid).path", "join: \(BulkheadError.describe(errno: errno).lowercased())")
+    }
     let plan = OCIPlan(config)
     plan.config.pointee.console_fd = console
+    let joinList = UnsafeMutablePointer<bh_ns_join>.allocate(capacity: max(joins.count, 1))
+    defer { joinList.deallocate() }
+    for (i, j) in joins.enumerated() { (joinList + i).initialize(to: j) }
+    plan.config.pointee.ns_joins = UnsafePointer(joinList)
+    plan.config.pointee.ns_join_count = joins.count
 
     let tmp = store.root + "/.creating-\(id)-\(getpid())"
     guard mkdir(tmp, 0o711) == 0 else {
@@ -289,9 +317,11 @@ public struct OCIRuntime: Sendable {
     let plan = OCIPlan(config, exec: true)
     plan.config.pointee.console_fd = console
     plan.config.pointee.join_fd = initFD
-    plan.config.pointee.join_flags = NamespaceKind.cloneFlags(config.namespaces.subtracting([.pid, .user]))
+    // The init's namespaces of every kind, made for it or joined by it (for a kind it
+    // shares with the host, joining the init's is joining ours: a no-op).
+    plan.config.pointee.join_flags = NamespaceKind.cloneFlags([.mnt, .uts, .ipc, .net, .cgroup])
     if request.detach { plan.config.pointee.flags |= Int32(BH_CHILD_CLEAR_PDEATHSIG) }
-    if config.namespaces.contains(.pid) {
+    if config.namespaces.contains(.pid) || config.joins.contains(where: { $0.kind == .pid }) {
       guard bh_setns(initFD, Int32(NamespaceKind.pid.cloneFlag)) == 0 else {
         throw OCIError("exec: join the pid namespace: \(BulkheadError.describe(errno: errno).lowercased())")
       }

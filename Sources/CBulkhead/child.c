@@ -824,6 +824,11 @@ int bh_child_main(void *arg) {
     if (r < 0) bh_fail(c, BH_STEP_JOIN, r, 0);
     bh_raw1(__NR_close, c->join_fd);
   }
+  for (size_t i = 0; i < c->ns_join_count; i++) {
+    r = bh_raw2(__NR_setns, c->ns_joins[i].fd, c->ns_joins[i].type);
+    if (r < 0) bh_fail(c, BH_STEP_JOIN, r, (int)i + 1);
+    bh_raw1(__NR_close, c->ns_joins[i].fd);
+  }
   // 3a'. Now in its cgroup: a cgroup namespace rooted there.
   if (c->flags & BH_CHILD_UNSHARE_CGROUP) {
     r = bh_raw1(__NR_unshare, CLONE_NEWCGROUP);

@@ -519,6 +519,63 @@ struct OCIRuntimeTests {
     #expect(enforced == "\(64 << 20)" || kernel.stderr.contains("memory.kernel: not enforced"), "\(kernel.stderr)")
   }
 
+  /// A pod: the second container joins the first's network, IPC, UTS and pid
+  /// namespaces by path (as containerd's CRI does with the pause container); the
+  /// kernel's /proc/PID/ns links say so from outside, and its mount namespace is
+  /// its own. A path that is not there, or a kind not joinable, is refused cleanly.
+  @Test func aPodJoinsThePauseContainersNamespacesByPath() throws {
+    let pause = try Bundle { config in
+      config["hostname"] = "pod-host"
+      Self.setProcess(&config, "args", ["/bin/sleep", "30"])
+    }
+    defer { pause.cleanup() }
+    #expect(try pause.oci(["create", "--bundle", pause.dir, pause.id]).status == 0)
+    let pausePID = try pause.state()["pid"] as? Int ?? 0
+    let joined = ["network": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"]
+    let app = try Bundle { config in
+      config.removeValue(forKey: "hostname")
+      Self.setProcess(&config, "args", ["/bin/sh", "-c", "hostname > /out/host; sleep 30"])
+      var linux = config["linux"] as? [String: Any] ?? [:]
+      var ns = (linux["namespaces"] as? [[String: Any]] ?? []).filter { joined[$0["type"] as? String ?? ""] == nil }
+      for (type, link) in joined { ns.append(["type": type, "path": "/proc/\(pausePID)/ns/\(link)"]) }
+      linux["namespaces"] = ns
+      config["linux"] = linux
+    }
+    defer { app.cleanup() }
+    let created = try app.oci(["create", "--bundle", app.dir, app.id])
+    #expect(created.status == 0, "\(created.stderr)")
+    #expect(try app.oci(["start", app.id]).status == 0)
+    let appPID = try app.state()["pid"] as? Int ?? 0
+    func link(_ pid: Int, _ kind: String) -> String {
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(kind)")) ?? "?"
+    }
+    for kind in joined.values { #expect(link(appPID, kind) == link(pausePID, kind), "\(kind)") }
+    #expect(link(appPID, "mnt") != link(pausePID, "mnt"))
+    for _ in 0..<50 where !FileManager.default.fileExists(atPath: app.out + "/host") { usleep(20_000) }
+    #expect((try? String(contentsOfFile: app.out + "/host", encoding: .utf8)) == "pod-host\n")
+    // exec into the app lands in the pod's namespaces too.
+    let exec = try app.oci(["exec", app.id, "hostname"])
+    #expect(exec.stdout == "pod-host\n", "\(exec.stdout) \(exec.stderr)")
+
+    var config = try Harness.json(String(contentsOfFile: app.dir + "/config.json", encoding: .utf8))
+    var linux = config["linux"] as? [String: Any] ?? [:]
+    var ns = linux["namespaces"] as? [[String: Any]] ?? []
+    ns = ns.map { $0["type"] as? String == "network" ? ["type": "network", "path": "/proc/999999999/ns/net"] : $0 }
+    linux["namespaces"] = ns
+    config["linux"] = linux
+    try app.write(config)
+    let missing = try app.oci(["create", "--bundle", app.dir, app.id + "-2"])
+    #expect(missing.status == 1 && missing.stderr.contains("/proc/999999999/ns/net"), "\(missing.stderr)")
+    ns.append(["type": "user", "path": "/proc/\(pausePID)/ns/user"])
+    linux["namespaces"] = ns
+    config["linux"] = linux
+    try app.write(config)
+    let user = try app.oci(["create", "--bundle", app.dir, app.id + "-3"])
+    #expect(user.status == 1 && user.stderr.contains("user namespaces are not supported yet"), "\(user.stderr)")
+    let left = ((try? FileManager.default.contentsOfDirectory(atPath: app.root)) ?? []).filter { $0 != app.id }
+    #expect(left.isEmpty, "\(left)")
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))

@@ -140,6 +140,13 @@ enum {
   BH_CHILD_CLEAR_PDEATHSIG = 1 << 16,
 };
 
+/// A namespace to join by path (OCI linux.namespaces[].path): an open descriptor and
+/// its CLONE_NEW* type, which the kernel checks.
+typedef struct bh_ns_join {
+  int fd;
+  int type;
+} bh_ns_join;
+
 /// Everything the child path reads. Owned by the parent, read-only in the child.
 typedef struct bh_child_config {
   const char *file;          // the command: searched in `path_search` when it has no '/'
@@ -186,6 +193,8 @@ typedef struct bh_child_config {
   unsigned long root_propagation; // MS_SHARED etc. (OCI linux.rootfsPropagation) for / after pivot_root; 0: rprivate
   int join_fd;               // >= 0: a pidfd of a container's init; setns(join_fd, join_flags) after go (OCI exec)
   uint64_t join_flags;       // CLONE_NEW* of the namespaces to join (the pid namespace is the parent's to join)
+  const bh_ns_join *ns_joins; // OCI create: namespaces joined by path right after go (pid: the parent's)
+  size_t ns_join_count;
 } bh_child_config;
 
 /// What the child writes to the error pipe before it exits.
