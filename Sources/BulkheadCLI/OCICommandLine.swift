@@ -180,7 +180,7 @@ enum OCICommandLine {
         case "--env", "-e": request.env.append(try next(flag, inline))
         case "--user", "-u": request.user = try next(flag, inline)
         case "--no-new-privs": request.noNewPrivileges = true
-        case "--ignore-paused": break
+        case "--ignore-paused": request.ignorePaused = true
         case "--preserve-fds":
           let n = try next(flag, inline)
           if n != "0" { throw OCIError("--preserve-fds \(n): passing descriptors is not supported yet") }

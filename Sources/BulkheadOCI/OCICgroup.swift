@@ -240,6 +240,14 @@ enum OCICgroup {
     return false
   }
 
+  /// Whether a v1 freeze is under way (FREEZING: some task has not stopped yet).
+  static func freezing(_ dirs: [String: String]) -> Bool {
+    guard let dir = dirs["freezer"] else {
+      return dirs[""].flatMap { readTextFile($0 + "/cgroup.freeze") }?.hasPrefix("1") == true
+    }
+    return readTextFile(dir + "/freezer.state")?.hasPrefix("FREEZING") == true
+  }
+
   /// Freezes or thaws the container and waits (up to 2 s) until the kernel says so:
   /// v1 FREEZING becomes FROZEN once every task stopped; v2 reports it in cgroup.events.
   static func freeze(_ dirs: [String: String], _ on: Bool) throws(OCIError) {
@@ -259,6 +267,8 @@ enum OCICgroup {
       if frozen(dirs) == on { return }
       usleep(10_000)
     }
+    // Not left half frozen: a pause that did not settle is undone.
+    if on { try? write(dirs["freezer"] != nil ? "THAWED" : "0", file, field: "pause (undo)") }
     throw OCIError("\(on ? "pause" : "resume"): the freezer did not settle within 2 s")
   }
 

@@ -98,10 +98,13 @@ public struct OCIConfig: Sendable {
   public var cgroupsPath = ""
   public var resources = OCIResources()
   public var annotations: [String: String] = [:]
+  /// The bytes it was read from (kept with the state for `exec`).
+  public var source = Data()
 
   /// Reads `bundle/config.json` (at most 16 MiB).
-  public static func load(bundle: String, id: String) throws(OCIError) -> OCIConfig {
-    let path = bundle + "/config.json"
+  /// Reads `bundle/config.json`, or `file` (the copy `create` keeps for `exec`).
+  public static func load(bundle: String, id: String, file: String? = nil) throws(OCIError) -> OCIConfig {
+    let path = file ?? bundle + "/config.json"
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
     guard fd >= 0 else {
       throw OCIError("open \(path): \(BulkheadError.describe(errno: errno).lowercased())")
@@ -117,7 +120,9 @@ public struct OCIConfig: Sendable {
       data.append(contentsOf: buffer[0..<n])
       if data.count > 16 << 20 { throw OCIError("config.json: larger than 16 MiB") }
     }
-    return try parse(data, bundle: bundle, id: id)
+    var config = try parse(data, bundle: bundle, id: id)
+    config.source = data
+    return config
   }
 
   public static func parse(_ data: Data, bundle: String, id: String) throws(OCIError) -> OCIConfig {

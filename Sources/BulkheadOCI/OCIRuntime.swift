@@ -80,9 +80,8 @@ public struct OCIRuntime: Sendable {
         joins.append(bh_ns_join(fd: fd, type: Int32(join.kind.cloneFlag)))
       }
     }
-    if pidJoin >= 0 && bh_setns(pidJoin, Int32(NamespaceKind.pid.cloneFlag)) != 0 {
-      throw .field("linux.namespaces (pid).path", "join: \(BulkheadError.describe(errno: errno).lowercased())")
-    }
+    var ownPid: Int32 = -1
+    defer { Self.leavePidNamespace(ownPid) }
     let plan = OCIPlan(config)
     plan.config.pointee.console_fd = console
     let joinList = UnsafeMutablePointer<bh_ns_join>.allocate(capacity: max(joins.count, 1))
@@ -147,7 +146,16 @@ public struct OCIRuntime: Sendable {
       flags &= ~NamespaceKind.cgroup.cloneFlag
       plan.config.pointee.flags |= Int32(BH_CHILD_UNSHARE_CGROUP)
     }
+    if pidJoin >= 0 {
+      do { ownPid = try Self.enterPidNamespace(pidJoin, field: "linux.namespaces (pid).path: join") } catch {
+        for fd in go + report + [fifo] { close(fd) }
+        cleanup()
+        throw error
+      }
+    }
     let spawned = bh_spawn_fork(plan.config, flags, -1)
+    Self.leavePidNamespace(ownPid)
+    ownPid = -1
     close(go[0])
     close(report[1])
     close(fifo)
@@ -203,6 +211,7 @@ public struct OCIRuntime: Sendable {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       let data = (try? encoder.encode(state)) ?? Data()
+      try OCIStore.writeAtomically(config.source, to: tmp + "/config.json")
       try OCIStore.writeAtomically(data, to: tmp + "/state.json")
       // mkdir made the ID unique at the start; this rename is the authority (no replace).
       if bh_rename_noreplace(tmp, store.directory(id)) != 0 {
@@ -245,6 +254,7 @@ public struct OCIRuntime: Sendable {
     public var user: String?
     public var noNewPrivileges = false
     public var detach = false
+    public var ignorePaused = false
     public var pidFile: String?
     public var consoleSocket: String?
     public init() {}
@@ -259,17 +269,35 @@ public struct OCIRuntime: Sendable {
   /// returns the process's status (128+N for signal N).
   public func exec(id: String, _ request: ExecRequest) throws(OCIError) -> Int32 {
     try OCIStore.validate(id: id)
+    // Held until the process is in the container's cgroups and released: a `pause`
+    // in between would freeze it before it reports, and this command would wait.
+    var lock: Int32 = try store.lock(id)
+    defer { if lock >= 0 { close(lock) } }
     let state = try store.read(id)
-    guard store.status(state) != .stopped else { throw OCIError("cannot exec in a stopped container") }
-    var config = try OCIConfig.load(bundle: state.bundle, id: id)
+    switch store.status(state) {
+    case .stopped: throw OCIError("cannot exec in a stopped container")
+    case .paused where !request.ignorePaused:
+      throw OCIError("cannot exec in a paused container (use --ignore-paused to override)")
+    default: break
+    }
+    // The config as it was at create (runtime-spec: later edits must not matter).
+    let saved = store.directory(id) + "/config.json"
+    var config = try OCIConfig.load(
+      bundle: state.bundle, id: id, file: access(saved, R_OK) == 0 ? saved : nil)
     if let file = request.processFile {
       guard let data = FileManager.default.contents(atPath: file), data.count <= 16 << 20 else {
         throw OCIError("--process \(file): cannot be read (or is larger than 16 MiB)")
       }
+      // What the process object leaves out is runtime-spec's default, not the init's.
       config.rlimits = []
       config.additionalGids = []
       config.consoleRows = 0
       config.consoleCols = 0
+      config.uid = 0
+      config.gid = 0
+      config.umask = nil
+      (config.bounding, config.effective, config.permitted, config.inheritable, config.ambient) = (0, 0, 0, 0, 0)
+      config.oomScoreAdj = nil
       try config.parseProcess(try JSONObject.parse(data, path: "process"))
     } else {
       guard let first = request.args.first, !first.isEmpty else { throw OCIError("exec: args must not be empty") }
@@ -319,13 +347,17 @@ public struct OCIRuntime: Sendable {
     plan.config.pointee.join_fd = initFD
     // The init's namespaces of every kind, made for it or joined by it (for a kind it
     // shares with the host, joining the init's is joining ours: a no-op).
-    plan.config.pointee.join_flags = NamespaceKind.cloneFlags([.mnt, .uts, .ipc, .net, .cgroup])
+    var kinds: Set<NamespaceKind> = [.mnt, .uts, .ipc, .net, .cgroup]
+    if config.namespaces.contains(.time) { kinds.insert(.time) }
+    plan.config.pointee.join_flags = NamespaceKind.cloneFlags(kinds)
     if request.detach { plan.config.pointee.flags |= Int32(BH_CHILD_CLEAR_PDEATHSIG) }
+    // The pid namespace: this thread's children go there from the setns on, so it
+    // returns to its own right after the clone (a thread could not be made meanwhile).
+    var ownPid: Int32 = -1
     if config.namespaces.contains(.pid) || config.joins.contains(where: { $0.kind == .pid }) {
-      guard bh_setns(initFD, Int32(NamespaceKind.pid.cloneFlag)) == 0 else {
-        throw OCIError("exec: join the pid namespace: \(BulkheadError.describe(errno: errno).lowercased())")
-      }
+      ownPid = try Self.enterPidNamespace(initFD, field: "exec: join the pid namespace")
     }
+    defer { Self.leavePidNamespace(ownPid) }
     var go: [Int32] = [-1, -1]
     var report: [Int32] = [-1, -1]
     guard bh_pipe_cloexec(&go) == 0, bh_pipe_cloexec(&report) == 0 else {
@@ -337,6 +369,8 @@ public struct OCIRuntime: Sendable {
     plan.config.pointee.go_write_fd = go[1]
     plan.config.pointee.err_fd = report[1]
     let spawned = bh_spawn_fork(plan.config, 0, -1)
+    Self.leavePidNamespace(ownPid)
+    ownPid = -1
     close(go[0])
     close(report[1])
     guard spawned.pid > 0 else {
@@ -367,6 +401,13 @@ public struct OCIRuntime: Sendable {
     guard let armed = record(), armed.step == Int32(BH_STEP_NONE.rawValue) else {
       throw abandon(OCIError("exec: the process died before it started"))
     }
+    if let adj = config.oomScoreAdj {
+      do {
+        try CgroupFiles.write("\(adj)", to: "/proc/\(spawned.pid)/oom_score_adj", step: "process.oomScoreAdj")
+      } catch {
+        throw abandon(OCIError("process.oomScoreAdj: \(error.reason.lowercased())"))
+      }
+    }
     do { try OCICgroup.attach(state.cgroups, pid: spawned.pid) } catch { throw abandon(error) }
     var byte: UInt8 = 1
     guard Glibc.write(go[1], &byte, 1) == 1 else {
@@ -374,13 +415,21 @@ public struct OCIRuntime: Sendable {
     }
     close(go[1])
     goOpen = false
+    close(lock)
+    lock = -1
     if let failed = record() { throw abandon(plan.describe(failed, command: config.args[0])) }
     close(report[0])
     if request.detach {
       defer { close(spawned.pidfd) }
       if let pidFile = request.pidFile {
         let absolute = pidFile.hasPrefix("/") ? pidFile : FileManager.default.currentDirectoryPath + "/" + pidFile
-        try OCIStore.writeAtomically(Data("\(spawned.pid)".utf8), to: absolute)
+        do { try OCIStore.writeAtomically(Data("\(spawned.pid)".utf8), to: absolute) } catch {
+          // Nobody would know of the process: it goes, as in runc.
+          _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
+          var info = siginfo_t()
+          _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+          throw error
+        }
       }
       return 0
     }
@@ -389,6 +438,28 @@ public struct OCIRuntime: Sendable {
     close(spawned.pidfd)
     let code = bh_siginfo_code(&info)
     return code == CLD_EXITED ? bh_siginfo_status(&info) : 128 + bh_siginfo_status(&info)
+  }
+
+  /// Joins the pid namespace of `fd` for this thread's children; returns a descriptor
+  /// of the thread's own, for `leavePidNamespace` right after the clone.
+  static func enterPidNamespace(_ fd: Int32, field: String) throws(OCIError) -> Int32 {
+    let own = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)
+    guard own >= 0 else {
+      throw OCIError("\(field): /proc/thread-self/ns/pid: \(BulkheadError.describe(errno: errno).lowercased())")
+    }
+    guard bh_setns(fd, Int32(NamespaceKind.pid.cloneFlag)) == 0 else {
+      let err = errno
+      close(own)
+      throw OCIError("\(field): \(BulkheadError.describe(errno: err).lowercased())")
+    }
+    return own
+  }
+
+  /// Back to this thread's own pid namespace (its active one, which setns allows).
+  static func leavePidNamespace(_ own: Int32) {
+    guard own >= 0 else { return }
+    _ = bh_setns(own, Int32(NamespaceKind.pid.cloneFlag))
+    close(own)
   }
 
   /// Connects to the engine's console socket (a long path through /proc/self/fd,
@@ -465,11 +536,15 @@ public struct OCIRuntime: Sendable {
     let lock = try store.lock(id)
     defer { close(lock) }
     let state = try store.read(id)
-    switch (store.status(state), on) {
-    case (.running, true), (.paused, false): break
-    case (.paused, true): throw OCIError("container already paused")
-    case (_, true): throw OCIError("container not running")
-    case (_, false): throw OCIError("container not paused")
+    // runc's rules: a created or running container pauses; resume thaws whatever
+    // is not thawed (a pause that timed out half way included).
+    let status = store.status(state)
+    if on {
+      guard status == .running || status == .created else { throw OCIError("container not running") }
+    } else {
+      guard status != .stopped, OCICgroup.frozen(state.cgroups) || OCICgroup.freezing(state.cgroups) else {
+        throw OCIError("container not paused")
+      }
     }
     try OCICgroup.freeze(state.cgroups, on)
   }
@@ -529,8 +604,8 @@ public struct OCIRuntime: Sendable {
     let lock: Int32
     do { lock = try store.lock(id) } catch {
       // As in runc, --force makes a missing container a success: engines delete
-      // after a failed create, whose directory is already gone.
-      if force { return }
+      // after a failed create, whose directory is already gone. Only a missing one.
+      if force && access(store.directory(id), F_OK) != 0 && errno == ENOENT { return }
       throw error
     }
     defer { close(lock) }

@@ -79,7 +79,10 @@ public struct OCIStore: Sendable {
   /// Opens and flocks the container's directory; "container does not exist" when it does not.
   func lock(_ id: String) throws(OCIError) -> Int32 {
     let fd = open(directory(id), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-    guard fd >= 0 else { throw .notExist(id) }
+    guard fd >= 0 else {
+      if errno == ENOENT || errno == ENOTDIR { throw .notExist(id) }
+      throw OCIError("open the state of \(id): \(BulkheadError.describe(errno: errno).lowercased())")
+    }
     while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
     return fd
   }
@@ -109,8 +112,8 @@ public struct OCIStore: Sendable {
   /// its pid is stopped; alive with exec.fifo still there is created; else running.
   public func status(_ state: OCIStateFile) -> OCIStatus {
     guard let info = processStart(state.pid), !info.zombie, info.start == state.startTime else { return .stopped }
-    if access(directory(state.id) + "/exec.fifo", F_OK) == 0 { return .created }
-    return OCICgroup.frozen(state.cgroups) ? .paused : .running
+    if OCICgroup.frozen(state.cgroups) { return .paused }
+    return access(directory(state.id) + "/exec.fifo", F_OK) == 0 ? .created : .running
   }
 
   /// The containers of this root, by name (state directories with a state file).

@@ -417,8 +417,11 @@ static void bh_oci_mount(const bh_child_config *c, int rootfd, const bh_op *op, 
 }
 
 static void bh_enter_rootfs(const bh_child_config *c) {
-  // Nothing mounted from here on may propagate back to the host.
-  long r = bh_raw5(__NR_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0);
+  // Nothing mounted from here on may propagate back to the host. A root meant to be
+  // a slave or shared (OCI rootfsPropagation) starts as a slave, so the host's
+  // mounts still come in; its own kind is set on the new root after pivot_root.
+  unsigned long first = (c->root_propagation & (MS_SLAVE | MS_SHARED)) ? MS_REC | MS_SLAVE : MS_REC | MS_PRIVATE;
+  long r = bh_raw5(__NR_mount, 0, "/", 0, first, 0);
   if (r < 0) bh_fail(c, BH_STEP_MOUNT_PRIVATE, r, 0);
   // The staging layer (the host view's root, overlay upper layers): on the host's
   // paths, in this namespace only, before the rootfs (which may live in it) is bound.
@@ -557,8 +560,10 @@ static void bh_oci_credentials(const bh_child_config *c) {
   if (r < 0) bh_fail(c, BH_STEP_SETUID, r, (int)c->uid);
   r = bh_raw5(__NR_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0);
   if (r < 0) bh_fail(c, BH_STEP_KEEPCAPS, r, 1);
-  // A change of credentials clears the parent-death signal: set it again.
-  r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  // A change of credentials clears the parent-death signal: set it again, or, for a
+  // detached exec, leave it clear (here, not later: a seccomp filter loaded early
+  // may not allow another prctl).
+  r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, (c->flags & BH_CHILD_CLEAR_PDEATHSIG) ? 0 : SIGKILL);
   if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 1);
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
@@ -898,10 +903,6 @@ int bh_child_main(void *arg) {
     if (r < 0) bh_fail(c, BH_STEP_STDOUT, r, 0);
   }
   bh_close_fds(c);
-  if (c->flags & BH_CHILD_CLEAR_PDEATHSIG) {
-    r = bh_raw2(__NR_prctl, PR_SET_PDEATHSIG, 0);
-    if (r < 0) bh_fail(c, BH_STEP_PDEATHSIG, r, 2);
-  }
   // 11. seccomp, last: the filter need only allow what execve and the error report use
   //     (and, for a parked init, read, write, prctl and close).
   if (!(c->flags & BH_CHILD_SECCOMP_EARLY)) bh_seccomp(c);

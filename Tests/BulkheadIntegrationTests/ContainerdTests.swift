@@ -40,15 +40,23 @@ final class ContainerdEngine {
       Int32(
         ((try? String(contentsOfFile: dir + "/pid", encoding: .utf8)) ?? "").trimmingCharacters(
           in: .whitespacesAndNewlines)) ?? 0
+    // From here a failure stops the daemon and removes its files before it throws.
+    do { try prepare() } catch {
+      close()
+      throw error
+    }
+  }
+
+  private func prepare() throws {
     for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/containerd.sock") { usleep(50_000) }
-    #expect(FileManager.default.fileExists(atPath: dir + "/containerd.sock"), "containerd did not start")
+    try #require(FileManager.default.fileExists(atPath: dir + "/containerd.sock"), "containerd did not start")
     // The image: podman imports the Rootfs tar and saves it as a docker archive.
     let podman = try PodmanEngine()
     defer { podman.close() }
     let saved = try podman.podman("save -q -o '\(dir)/image.tar' \(PodmanEngine.image)")
     #expect(saved.status == 0, "podman save: \(saved.stderr)")
     let imported = try ctr("images import '\(dir)/image.tar'")
-    #expect(imported.status == 0, "ctr images import: \(imported.stderr)")
+    try #require(imported.status == 0, "ctr images import: \(imported.stderr)")
   }
 
   /// `ctr ARGS` against this containerd, in this test's namespace.

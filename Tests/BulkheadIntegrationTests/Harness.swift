@@ -167,11 +167,11 @@ enum Harness {
     return r?.status == 0
   }
 
-  /// Mounts in this namespace, less those of the podman suite's own storage (its
-  /// overlays and shm come and go while other suites count in parallel).
+  /// Mounts in this namespace, less those of the engines' own storage (podman's and
+  /// containerd's overlays and shm come and go while other suites count in parallel).
   static func mountCount() -> Int {
     ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").filter {
-      !$0.contains("/bulkhead-podman-")
+      !$0.contains("/bulkhead-podman-") && !$0.contains("/bulkhead-containerd-")
     }.count
   }
 }

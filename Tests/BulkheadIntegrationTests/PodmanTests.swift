@@ -103,9 +103,12 @@ final class PodmanEngine {
     _ = try? podman("rmi -af")
     for m in mounts().sorted(by: { $0.count > $1.count }) { umount2(m, Int32(MNT_DETACH)) }
     try? FileManager.default.removeItem(atPath: dir)
-    // What podman made for conmon and its containers (libpod_parent/conmon, and
-    // libpod_parent itself when it was not there before), deepest first.
-    let made = Self.podmanCgroups().subtracting(cgroupsBefore).sorted { $0.count > $1.count }
+    // What podman made for conmon (libpod_parent/conmon, and libpod_parent itself),
+    // when they were not there before and are empty (rmdir refuses otherwise); a
+    // container's libpod-ID group is bulkhead's to remove, at delete.
+    let made = Self.podmanCgroups().subtracting(cgroupsBefore).filter {
+      $0.hasSuffix("/libpod_parent") || $0.hasSuffix("/libpod_parent/conmon")
+    }.sorted { $0.count > $1.count }
     for path in made { rmdir(path) }
   }
 }
