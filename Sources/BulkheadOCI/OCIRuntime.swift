@@ -168,23 +168,16 @@ public struct OCIRuntime: Sendable {
     var goOpen = true
     func abandon(_ error: OCIError) -> OCIError {
       if goOpen { close(go[1]) }
-      _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
-      var info = siginfo_t()
-      _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+      Self.killAndReap(spawned.pidfd)
       close(report[0])
       close(spawned.pidfd)
       cleanup()
       return error
     }
     func expect(_ index: Int32) throws(OCIError) {
-      var record = bh_child_error()
-      let size = MemoryLayout<bh_child_error>.size
-      var got = 0
-      while got < size {
-        let n = withUnsafeMutableBytes(of: &record) { Glibc.read(report[0], $0.baseAddress! + got, size - got) }
-        if n > 0 { got += n } else if n == 0 || errno != EINTR { break }
+      guard let record = Self.readRecord(report[0]) else {
+        throw abandon(OCIError("container init: exited before it was ready"))
       }
-      if got != size { throw abandon(OCIError("container init: exited before it was ready")) }
       if record.step != Int32(BH_STEP_NONE.rawValue) { throw abandon(plan.describe(record, command: config.args[0])) }
       if record.index != index { throw abandon(OCIError("container init: out of step (record \(record.index))")) }
     }
@@ -233,11 +226,10 @@ public struct OCIRuntime: Sendable {
     }
     close(go[1])
     goOpen = false
-    var record = bh_child_error()
-    let n = withUnsafeMutableBytes(of: &record) { Glibc.read(report[0], $0.baseAddress!, $0.count) }
+    let released = Self.readRecord(report[0])
     close(report[0])
     close(spawned.pidfd)
-    if n != MemoryLayout<bh_child_error>.size || record.index != Int32(BH_RECORD_RELEASED) {
+    if released?.index != Int32(BH_RECORD_RELEASED) {
       throw OCIError("container init: died before it was released")
     }
   }
@@ -381,23 +373,12 @@ public struct OCIRuntime: Sendable {
     var goOpen = true
     func abandon(_ error: OCIError) -> OCIError {
       if goOpen { close(go[1]) }
-      _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
-      var info = siginfo_t()
-      _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+      Self.killAndReap(spawned.pidfd)
       close(report[0])
       close(spawned.pidfd)
       return error
     }
-    func record() -> bh_child_error? {
-      var r = bh_child_error()
-      let size = MemoryLayout<bh_child_error>.size
-      var got = 0
-      while got < size {
-        let n = withUnsafeMutableBytes(of: &r) { Glibc.read(report[0], $0.baseAddress! + got, size - got) }
-        if n > 0 { got += n } else if n == 0 || errno != EINTR { break }
-      }
-      return got == size ? r : nil
-    }
+    func record() -> bh_child_error? { Self.readRecord(report[0]) }
     guard let armed = record(), armed.step == Int32(BH_STEP_NONE.rawValue) else {
       throw abandon(OCIError("exec: the process died before it started"))
     }
@@ -425,9 +406,7 @@ public struct OCIRuntime: Sendable {
         let absolute = pidFile.hasPrefix("/") ? pidFile : FileManager.default.currentDirectoryPath + "/" + pidFile
         do { try OCIStore.writeAtomically(Data("\(spawned.pid)".utf8), to: absolute) } catch {
           // Nobody would know of the process: it goes, as in runc.
-          _ = bh_pidfd_send_signal(spawned.pidfd, SIGKILL)
-          var info = siginfo_t()
-          _ = bh_waitid_pidfd(spawned.pidfd, &info, nil, WEXITED)
+          Self.killAndReap(spawned.pidfd)
           throw error
         }
       }
@@ -438,6 +417,25 @@ public struct OCIRuntime: Sendable {
     close(spawned.pidfd)
     let code = bh_siginfo_code(&info)
     return code == CLD_EXITED ? bh_siginfo_status(&info) : 128 + bh_siginfo_status(&info)
+  }
+
+  /// Kills a child and waits for it: a failed create or exec leaves no process.
+  static func killAndReap(_ pidfd: Int32) {
+    _ = bh_pidfd_send_signal(pidfd, SIGKILL)
+    var info = siginfo_t()
+    _ = bh_waitid_pidfd(pidfd, &info, nil, WEXITED)
+  }
+
+  /// One record of the child's report pipe; nil at EOF or on a short read.
+  static func readRecord(_ fd: Int32) -> bh_child_error? {
+    var record = bh_child_error()
+    let size = MemoryLayout<bh_child_error>.size
+    var got = 0
+    while got < size {
+      let n = withUnsafeMutableBytes(of: &record) { Glibc.read(fd, $0.baseAddress! + got, size - got) }
+      if n > 0 { got += n } else if n == 0 || errno != EINTR { break }
+    }
+    return got == size ? record : nil
   }
 
   /// Joins the pid namespace of `fd` for this thread's children; returns a descriptor

@@ -11,10 +11,15 @@ struct CrashLabTests {
   static let svgPath = NSTemporaryDirectory() + "bulkhead-crash-\(getpid()).svg"
 
   nonisolated(unsafe) static let report: Result<[String: Any], Error> = Result {
-    let r = try Harness.run([
-      "crash", "--json", "--svg", svgPath, "--levels", "task,thread,process,container",
-      "--faults", "segv,abort,trap,oom,fork-bomb,orphan,exit,fd-exhaust,seccomp",
-    ])
+    // In a mount namespace of its own (a private copy of this one): the lab counts
+    // the mounts its cells leave, and the engines' suites (podman, containerd) mount
+    // and unmount their storage in this namespace meanwhile.
+    let r = try Harness.runExecutable(
+      "/usr/bin/unshare",
+      [
+        "--mount", "--propagation", "private", Harness.bulkhead, "crash", "--json", "--svg", svgPath, "--levels",
+        "task,thread,process,container", "--faults", "segv,abort,trap,oom,fork-bomb,orphan,exit,fd-exhaust,seccomp",
+      ], environment: nil)
     guard r.status == 0 else { throw CrashRunFailed(status: r.status, stderr: r.stderr) }
     return try Harness.json(r.stdout)
   }
