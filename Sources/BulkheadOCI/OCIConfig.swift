@@ -98,6 +98,7 @@ public struct OCIConfig: Sendable {
   public var cgroupsPath = ""
   public var resources = OCIResources()
   public var annotations: [String: String] = [:]
+  public var hooks = OCIHooks()
   /// The bytes it was read from (kept with the state for `exec`).
   public var source = Data()
 
@@ -166,14 +167,7 @@ public struct OCIConfig: Sendable {
           what: "create /dev/console"))
     }
     try linux?.finish()
-    if let hooks = try top.object("hooks") {
-      for key in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
-        if let list = try hooks.array(key), !list.isEmpty {
-          throw .field("hooks.\(key)", "hooks are not supported yet")
-        }
-      }
-      try hooks.finish()
-    }
+    if let hooks = try top.object("hooks") { c.hooks = try OCIHooks.parse(hooks) }
     try top.finish()
     return c
   }

@@ -200,6 +200,16 @@ public struct OCIRuntime: Sendable {
     let state = OCIStateFile(
       ociVersion: config.ociVersion, id: id, pid: spawned.pid, bundle: bundle, created: Self.now(),
       annotations: config.annotations, startTime: info.start, cgroups: dirs, cgroupsCreated: created)
+    // prestart and createRuntime: the init exists in its namespaces and waits (its
+    // state says created, as runc and crun pass it and the validation suite wants); a
+    // failing hook ends it and removes everything create made.
+    let hookState = OCIHooks.stateJSON(state, status: "created", pid: spawned.pid)
+    do throws(OCIError) {
+      try OCIHooks.run(config.hooks.prestart, "prestart", state: hookState)
+      try OCIHooks.run(config.hooks.createRuntime, "createRuntime", state: hookState)
+    } catch {
+      throw abandon(error)
+    }
     do throws(OCIError) {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
@@ -521,6 +531,19 @@ public struct OCIRuntime: Sendable {
     guard Glibc.write(fd, &byte, 1) == 1 else {
       throw OCIError("write exec.fifo: \(BulkheadError.describe(errno: errno).lowercased())")
     }
+    if let hooks = savedHooks(id), !hooks.poststart.isEmpty {
+      OCIHooks.runWarning(
+        hooks.poststart, "poststart", state: OCIHooks.stateJSON(state, status: "running", pid: state.pid))
+    }
+  }
+
+  /// The hooks of create's copy of config.json (none for a container without one).
+  func savedHooks(_ id: String) -> OCIHooks? {
+    let path = store.directory(id) + "/config.json"
+    guard let data = FileManager.default.contents(atPath: path), let top = try? JSONObject.parse(data),
+      let hooks = try? top.object("hooks")
+    else { return nil }
+    return try? OCIHooks.parse(hooks)
   }
 
   public func state(id: String) throws(OCIError) -> OCIStateDocument {
@@ -628,6 +651,9 @@ public struct OCIRuntime: Sendable {
       }
     }
     OCICgroup.remove(state.cgroupsCreated, leaves: Set(state.cgroups.values))
+    if let hooks = savedHooks(id), !hooks.poststop.isEmpty {
+      OCIHooks.runWarning(hooks.poststop, "poststop", state: OCIHooks.stateJSON(state, status: "stopped", pid: state.pid))
+    }
     OCIStore.removeDirectory(store.directory(id))
   }
 }

@@ -591,6 +591,57 @@ struct OCIRuntimeTests {
     #expect(left.isEmpty, "\(left)")
   }
 
+  /// Hooks in the runtime's namespaces: each gets the state JSON on stdin (the
+  /// init's host pid, the status of its phase), they run in the listed order, a
+  /// failing or timed-out prestart ends create with nothing left, and a failing
+  /// poststart is a warning while the container runs on.
+  @Test func hooksRunInOrderWithTheStateOnStdin() throws {
+    let log = NSTemporaryDirectory() + "bulkhead-hooks-\(Harness.uniqueMarker())"
+    try FileManager.default.createDirectory(atPath: log, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    func hook(_ name: String) -> [String: Any] {
+      ["path": "/bin/sh", "args": ["sh", "-c", "cat > \(log)/\(name).json; echo \(name) >> \(log)/order"]]
+    }
+    let b = try Bundle { config in
+      Self.setProcess(&config, "args", ["/bin/sleep", "30"])
+      config["hooks"] = [
+        "prestart": [hook("prestart")], "createRuntime": [hook("createRuntime-1"), hook("createRuntime-2")],
+        "poststart": [hook("poststart"), ["path": "/bin/false"]], "poststop": [hook("poststop")],
+      ]
+    }
+    defer { b.cleanup() }
+    #expect(try b.oci(["create", "--bundle", b.dir, b.id]).status == 0)
+    let pid = try b.state()["pid"] as? Int ?? -1
+    let started = try b.oci(["start", b.id])
+    #expect(started.status == 0, "a failing poststart hook is a warning: \(started.stderr)")
+    #expect(
+      started.stderr.contains("warning: hooks.poststart[1] (/bin/false): exited with status 1"), "\(started.stderr)")
+    #expect(try b.oci(["delete", "--force", b.id]).status == 0)
+    let order = (try? String(contentsOfFile: log + "/order", encoding: .utf8)) ?? ""
+    #expect(order == "prestart\ncreateRuntime-1\ncreateRuntime-2\npoststart\npoststop\n", "\(order)")
+    for (name, status) in [
+      ("prestart", "created"), ("createRuntime-2", "created"), ("poststart", "running"), ("poststop", "stopped"),
+    ] {
+      let state = try Harness.json((try? String(contentsOfFile: "\(log)/\(name).json", encoding: .utf8)) ?? "")
+      #expect(state["id"] as? String == b.id && state["status"] as? String == status, "\(name): \(state)")
+      #expect(state["pid"] as? Int == pid, "\(name): the init's pid as the host sees it")
+    }
+    // A prestart that fails, or outlives its timeout: create fails and leaves nothing.
+    for (hooks, words) in [
+      (["prestart": [["path": "/bin/false"]]], "hooks.prestart[0] (/bin/false): exited with status 1"),
+      (["createRuntime": [["path": "/bin/sleep", "args": ["sleep", "10"], "timeout": 1]]], "timed out after 1 s"),
+    ] {
+      var config = try Harness.json(String(contentsOfFile: b.dir + "/config.json", encoding: .utf8))
+      config["hooks"] = hooks
+      try b.write(config)
+      let failed = try b.oci(["create", "--bundle", b.dir, b.id])
+      #expect(failed.status == 1 && failed.stderr.contains(words), "\(failed.stderr)")
+      #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.root)) ?? []).isEmpty)
+      #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/bulkhead/\(b.id)"))
+    }
+    #expect(Harness.waitUntilGone(b.dir).isEmpty)
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))
