@@ -652,7 +652,8 @@ public struct OCIRuntime: Sendable {
     }
     OCICgroup.remove(state.cgroupsCreated, leaves: Set(state.cgroups.values))
     if let hooks = savedHooks(id), !hooks.poststop.isEmpty {
-      OCIHooks.runWarning(hooks.poststop, "poststop", state: OCIHooks.stateJSON(state, status: "stopped", pid: state.pid))
+      let stopped = OCIHooks.stateJSON(state, status: "stopped", pid: state.pid)
+      OCIHooks.runWarning(hooks.poststop, "poststop", state: stopped)
     }
     OCIStore.removeDirectory(store.directory(id))
   }
