@@ -642,6 +642,48 @@ struct OCIRuntimeTests {
     #expect(Harness.waitUntilGone(b.dir).isEmpty)
   }
 
+  /// `kill --all` reaches every process of the container's cgroup (not only the
+  /// init), and `delete` of a created container (no --force: containerd calls it so)
+  /// succeeds and ends its parked init.
+  @Test func killAllReachesEveryProcessAndACreatedContainerDeletes() throws {
+    let b = try Bundle { config in
+      Self.setProcess(&config, "args", ["/bin/sh", "-c", "sleep 40 & sleep 40 & wait"])
+    }
+    defer { b.cleanup() }
+    #expect(try b.oci(["create", "--bundle", b.dir, b.id]).status == 0)
+    #expect(try b.oci(["start", b.id]).status == 0)
+    var pids: [Int] = []
+    for _ in 0..<100 where pids.count < 3 {
+      pids =
+        (try? JSONSerialization.jsonObject(with: Data(try b.oci(["ps", "--format", "json", b.id]).stdout.utf8)))
+        as? [Int] ?? []
+      usleep(20_000)
+    }
+    #expect(pids.count == 3, "the shell and its two sleeps: \(pids)")
+    // Gone, or a zombie waiting for whoever reaps it here.
+    func dead(_ pid: Int) -> Bool {
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+      return stat.contains(") Z ") || stat.contains(") X ")
+    }
+    // TERM to the init alone: a pid namespace's init without a handler ignores it.
+    #expect(try b.oci(["kill", b.id, "TERM"]).status == 0)
+    usleep(300_000)
+    #expect(pids.allSatisfy { !dead($0) }, "plain kill reached only the init, which ignores TERM: \(pids)")
+    // --all: the two sleeps die of it, and the shell's wait returns.
+    #expect(try b.oci(["kill", "--all", b.id, "TERM"]).status == 0)
+    for _ in 0..<150 where !pids.allSatisfy(dead) { usleep(20_000) }
+    #expect(pids.allSatisfy(dead), "every process of the cgroup got the signal: \(pids)")
+    #expect(try b.oci(["delete", b.id]).status == 0)
+
+    #expect(try b.oci(["create", "--bundle", b.dir, b.id]).status == 0)
+    let parked = try b.state()["pid"] as? Int ?? 0
+    #expect(try b.state()["status"] as? String == "created")
+    let deleted = try b.oci(["delete", b.id])
+    #expect(deleted.status == 0, "\(deleted.stderr)")
+    #expect(dead(parked), "the parked init \(parked) is gone")
+    #expect(!FileManager.default.fileExists(atPath: b.root + "/" + b.id))
+  }
+
   @Test func versionSpecAndFeatures() throws {
     let v = try Harness.run(["--version"])
     #expect(v.status == 0 && v.stdout.contains("spec: 1.0.2"))
