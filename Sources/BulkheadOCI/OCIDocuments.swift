@@ -1,3 +1,5 @@
+import BulkheadSeccomp
+
 /// The documents `spec` and `features` print.
 public enum OCIDocuments {
   /// runc's default config.json, for a rootfs at `rootfs` (relative to the bundle),
@@ -50,20 +52,30 @@ public enum OCIDocuments {
       """
   }
 
+  /// The seccomp actions the profile reader takes (SCMP_ACT_NOTIFY needs a
+  /// supervisor and is refused) and the operators it compiles.
+  static let seccompActions = [
+    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP",
+  ]
+  static var seccompOperators: String {
+    SeccompArgument.Operator.allCases.map { "\"\($0.rawValue)\"" }.sorted().joined(separator: ", ")
+  }
+
   public static let features = """
     {
       "ociVersionMin": "1.0.0",
       "ociVersionMax": "\(OCIConfig.specVersion)",
-      "hooks": [],
+      "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
       "mountOptions": ["async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand", "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
       "linux": {
         "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
         "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-        "seccomp": {"enabled": true},
+        "seccomp": {"enabled": true, "actions": [\(seccompActions.map { "\"\($0)\"" }.joined(separator: ", "))], "operators": [\(seccompOperators)]},
         "apparmor": {"enabled": false},
         "selinux": {"enabled": false}
       },
-      "annotations": {"org.opencontainers.runtime-spec.features": "bulkhead part 1: no hooks, user namespaces, namespace joins, terminals or exec yet"}
+      "annotations": {"org.opencontainers.runtime-spec.features": "bulkhead: no user namespaces, no createContainer or startContainer hooks, no update yet"}
     }
 
     """

@@ -690,6 +690,11 @@ struct OCIRuntimeTests {
     let f = try Harness.run(["features"])
     let features = try Harness.json(f.stdout)
     #expect(features["ociVersionMax"] as? String == "1.0.2")
+    // What it lists is what it does: the four hooks of the runtime's namespaces.
+    #expect(features["hooks"] as? [String] == ["prestart", "createRuntime", "poststart", "poststop"])
+    let seccomp = (features["linux"] as? [String: Any])?["seccomp"] as? [String: Any] ?? [:]
+    #expect((seccomp["operators"] as? [String])?.contains("SCMP_CMP_MASKED_EQ") == true, "\(seccomp)")
+    #expect((seccomp["actions"] as? [String])?.contains("SCMP_ACT_NOTIFY") == false, "\(seccomp)")
     let unknown = try Harness.run(["--root", "/nonexistent", "--no-such-flag", "state", "x"])
     #expect(unknown.status == 1 && unknown.stderr.contains("flag provided but not defined"))
   }
