@@ -100,13 +100,18 @@ enum OCICommandLine {
       case "--help", "-h":
         print(usage)
         return 0
-      default: throw OCIError("flag provided but not defined: \(first)")
+      default: throw OCIError("flag provided but not defined: \(first) (see bulkhead --help)")
       }
     }
     guard let command = args.popFirst() else { throw OCIError("no command given (see bulkhead --help)") }
     if g.root.hasPrefix("/") == false { g.root = FileManager.default.currentDirectoryPath + "/" + g.root }
     let runtime = OCIRuntime(root: g.root)
     var rest = Array(args)
+    // `bulkhead create --help`: the usage, as runc prints its commands' help.
+    if rest.first == "--help" || rest.first == "-h" {
+      print(usage)
+      return 0
+    }
     func id() throws(OCIError) -> String {
       guard let first = rest.first, !first.isEmpty else { throw OCIError("\(command): container id cannot be empty") }
       rest.removeFirst()
@@ -136,7 +141,7 @@ enum OCICommandLine {
         } else if plain.contains(name) {
           out[name] = parts.count == 2 ? parts[1] : "true"
         } else {
-          throw OCIError("flag provided but not defined: \(a)")
+          throw OCIError("flag provided but not defined: \(a) (see bulkhead \(command) --help)")
         }
       }
       rest = positional
@@ -189,7 +194,7 @@ enum OCICommandLine {
           if !v.isEmpty { throw OCIError("\(flag) \(v): not available to bulkhead (no AppArmor or SELinux here)") }
         case "--cap", "-c", "--cgroup":
           throw OCIError("\(flag): not supported yet (give the capabilities in --process)")
-        default: throw OCIError("flag provided but not defined: \(rest[i])")
+        default: throw OCIError("flag provided but not defined: \(rest[i]) (see bulkhead exec --help)")
         }
         i += 1
       }
@@ -271,7 +276,7 @@ enum OCICommandLine {
   static let usage = """
     usage: bulkhead [GLOBAL FLAGS] COMMAND ...   (the OCI runtime command line, as runc's)
       global: --root DIR  --log FILE  --log-format text|json  --debug  --systemd-cgroup  --rootless auto|true|false
-      create --bundle DIR [--pid-file FILE] ID     set the container up; its init waits for start
+      create --bundle DIR [--pid-file FILE] [--console-socket PATH] ID   set the container up; its init waits for start
       start ID                                    run the process of a created container
       exec [--process FILE | ID COMMAND...] [--detach --pid-file FILE] [--tty --console-socket PATH] [--cwd DIR]
            [--env NAME=VALUE] [--user UID[:GID]]   another process in the container (exit: its status)

@@ -697,5 +697,10 @@ struct OCIRuntimeTests {
     #expect((seccomp["actions"] as? [String])?.contains("SCMP_ACT_NOTIFY") == false, "\(seccomp)")
     let unknown = try Harness.run(["--root", "/nonexistent", "--no-such-flag", "state", "x"])
     #expect(unknown.status == 1 && unknown.stderr.contains("flag provided but not defined"))
+    // A command's --help is its usage, not an error; an unknown flag says where to look.
+    let help = try Harness.run(["create", "--help"])
+    #expect(help.status == 0 && help.stdout.contains("create --bundle DIR") && help.stdout.contains("exec "))
+    let bad = try Harness.run(["create", "--nope", "x"])
+    #expect(bad.status == 1 && bad.stderr.contains("(see bulkhead create --help)"), "\(bad.stderr)")
   }
 }
