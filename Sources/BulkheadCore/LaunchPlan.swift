@@ -78,6 +78,7 @@ public final class LaunchPlan {
     for (i, limit) in limits.enumerated() { rlimitsBuffer[i] = limit }
     config = .allocate(capacity: 1)
     config.initialize(to: bh_child_config())
+    bh_child_config_init(config)
 
     for (i, arg) in spec.command.enumerated() { argv[i] = own(arg) }
     argv[spec.command.count] = nil
@@ -169,13 +170,6 @@ public final class LaunchPlan {
     config.pointee.keep_fds = UnsafePointer(keepFDs)
     config.pointee.keep_fd_count = spec.passFDs.count
     config.pointee.flags = flags
-    config.pointee.go_fd = -1
-    config.pointee.go_write_fd = -1
-    config.pointee.err_fd = -1
-    config.pointee.stdout_fd = -1
-    config.pointee.console_fd = -1
-    config.pointee.join_fd = -1
-    config.pointee.exec_fifo_fd = -1
 
     for fd in spec.passFDs where !FileDescriptor.isOpen(fd) {
       throw .invalidSpec(

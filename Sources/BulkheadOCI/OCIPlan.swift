@@ -52,6 +52,7 @@ final class OCIPlan {
     let envp: [UnsafeMutablePointer<CChar>?] = c.env.map { own($0) } + [nil]
     let path = c.env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
     var cfg = bh_child_config()
+    bh_child_config_init(&cfg)
     cfg.file = UnsafePointer(own(c.args[0]))
     cfg.path_search = UnsafePointer(own(path))
     cfg.argv = UnsafePointer(list(argv))
@@ -101,13 +102,6 @@ final class OCIPlan {
       if !c.noNewPrivileges { flags |= Int32(BH_CHILD_SECCOMP_EARLY) }
     }
     cfg.flags = flags
-    cfg.go_fd = -1
-    cfg.go_write_fd = -1
-    cfg.err_fd = -1
-    cfg.stdout_fd = -1
-    cfg.exec_fifo_fd = -1
-    cfg.console_fd = -1
-    cfg.join_fd = -1
     cfg.root_propagation = c.rootPropagation
     cfg.console_rows = c.consoleRows
     cfg.console_cols = c.consoleCols

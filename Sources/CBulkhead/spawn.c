@@ -156,6 +156,17 @@ bh_spawn_result bh_spawn_fork(const bh_child_config *config, uint64_t namespace_
   return result;
 }
 
+void bh_child_config_init(bh_child_config *config) {
+  memset(config, 0, sizeof *config);
+  config->go_fd = -1;
+  config->go_write_fd = -1;
+  config->err_fd = -1;
+  config->stdout_fd = -1;
+  config->console_fd = -1;
+  config->join_fd = -1;
+  config->exec_fifo_fd = -1;
+}
+
 int bh_pidfd_send_signal(int pidfd, int sig) {
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }

@@ -218,6 +218,11 @@ typedef struct bh_spawn_result {
 /// call; the child resets every disposition before it unblocks them.
 /// `stack` must stay mapped until the error pipe reports EOF.
 /// `cgroup_fd` >= 0 asks for CLONE_INTO_CGROUP (cgroup v2; clone3 only).
+/// Zeroes `config` and sets every descriptor field to -1 ("none"): zero would mean
+/// descriptor 0. Every plan starts from this, so a new descriptor field is off by
+/// default for all of them.
+void bh_child_config_init(bh_child_config *config);
+
 bh_spawn_result bh_spawn(const bh_child_config *config, uint64_t namespace_flags, void *stack,
                          size_t stack_size, int cgroup_fd);
 
